@@ -1,0 +1,293 @@
+//! One error type for the whole pipeline. Every variant has a stable machine code
+//! (`xml.doctype_forbidden`, `dsig.digest_mismatch`, …) that callers, logs and tests match
+//! on, and a human message that names the check that failed. Codes never change meaning;
+//! new checks get new codes.
+
+use std::fmt;
+
+/// Any failure on the way from bytes to a verified element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    Xml(XmlError),
+    Dsig(DsigError),
+}
+
+impl Error {
+    /// Stable machine code, e.g. `dsig.digest_mismatch`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Xml(e) => e.code(),
+            Error::Dsig(e) => e.code(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Xml(e) => e.fmt(f),
+            Error::Dsig(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<XmlError> for Error {
+    fn from(e: XmlError) -> Self {
+        Error::Xml(e)
+    }
+}
+
+impl From<DsigError> for Error {
+    fn from(e: DsigError) -> Self {
+        Error::Dsig(e)
+    }
+}
+
+/// The document could not be read as strict, namespace-well-formed XML within limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XmlError {
+    TooLarge { bytes: usize, limit: usize },
+    TooDeep { limit: usize },
+    TooManyElements { limit: usize },
+    TooManyAttributes { element: String, limit: usize },
+    DoctypeForbidden,
+    UndefinedEntity { name: String },
+    InvalidCharRef { reference: String },
+    InvalidChar { offset: usize },
+    NotUtf8 { offset: usize },
+    UnsupportedEncoding { encoding: String },
+    UnsupportedVersion { version: String },
+    NoRoot,
+    MultipleRoots,
+    TextOutsideRoot,
+    UndeclaredPrefix { prefix: String },
+    InvalidNamespace { detail: String },
+    InvalidName { name: String },
+    DuplicateAttribute { name: String },
+    Malformed { offset: u64, detail: String },
+}
+
+impl XmlError {
+    pub fn code(&self) -> &'static str {
+        use XmlError::*;
+        match self {
+            TooLarge { .. } => "xml.too_large",
+            TooDeep { .. } => "xml.too_deep",
+            TooManyElements { .. } => "xml.too_many_elements",
+            TooManyAttributes { .. } => "xml.too_many_attributes",
+            DoctypeForbidden => "xml.doctype_forbidden",
+            UndefinedEntity { .. } => "xml.undefined_entity",
+            InvalidCharRef { .. } => "xml.invalid_char_ref",
+            InvalidChar { .. } => "xml.invalid_char",
+            NotUtf8 { .. } => "xml.not_utf8",
+            UnsupportedEncoding { .. } => "xml.unsupported_encoding",
+            UnsupportedVersion { .. } => "xml.unsupported_version",
+            NoRoot => "xml.no_root",
+            MultipleRoots => "xml.multiple_roots",
+            TextOutsideRoot => "xml.text_outside_root",
+            UndeclaredPrefix { .. } => "xml.undeclared_prefix",
+            InvalidNamespace { .. } => "xml.invalid_namespace",
+            InvalidName { .. } => "xml.invalid_name",
+            DuplicateAttribute { .. } => "xml.duplicate_attribute",
+            Malformed { .. } => "xml.malformed",
+        }
+    }
+}
+
+impl fmt::Display for XmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use XmlError::*;
+        match self {
+            TooLarge { bytes, limit } => {
+                write!(f, "XML input is {bytes} bytes; the limit is {limit}")
+            }
+            TooDeep { limit } => write!(f, "XML elements are nested deeper than {limit} levels"),
+            TooManyElements { limit } => write!(f, "XML has more than {limit} elements"),
+            TooManyAttributes { element, limit } => {
+                write!(f, "element <{element}> has more than {limit} attributes")
+            }
+            DoctypeForbidden => write!(f, "a DOCTYPE (DTD or entity declarations) is not allowed"),
+            UndefinedEntity { name } => {
+                write!(f, "entity reference &{name}; is not one of the five predefined entities")
+            }
+            InvalidCharRef { reference } => {
+                write!(f, "character reference &{reference}; is not a valid XML character")
+            }
+            InvalidChar { offset } => {
+                write!(f, "byte offset {offset}: character not allowed in XML 1.0")
+            }
+            NotUtf8 { offset } => write!(f, "input is not valid UTF-8 (byte offset {offset})"),
+            UnsupportedEncoding { encoding } => {
+                write!(f, "XML declaration names encoding {encoding:?}; only UTF-8 is accepted")
+            }
+            UnsupportedVersion { version } => {
+                write!(f, "XML declaration names version {version:?}; only 1.0 is accepted")
+            }
+            NoRoot => write!(f, "the document has no root element"),
+            MultipleRoots => write!(f, "the document has more than one root element"),
+            TextOutsideRoot => write!(f, "text is not allowed outside the root element"),
+            UndeclaredPrefix { prefix } => write!(f, "namespace prefix {prefix:?} is not declared"),
+            InvalidNamespace { detail } => write!(f, "invalid namespace declaration: {detail}"),
+            InvalidName { name } => write!(f, "{name:?} is not a valid XML qualified name"),
+            DuplicateAttribute { name } => write!(f, "attribute {name:?} appears twice"),
+            Malformed { offset, detail } => write!(f, "malformed XML at byte {offset}: {detail}"),
+        }
+    }
+}
+
+/// The XML-DSig signature is missing, not of the one accepted shape, or does not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DsigError {
+    SignatureMissing { element: String },
+    SignatureNotUnique { element: String },
+    SignedInfoMissing,
+    SignedInfoNotUnique,
+    SignedInfoMisplaced,
+    UnexpectedContent { within: &'static str, found: String },
+    MissingElement { within: &'static str, name: &'static str },
+    ReferenceCount { found: usize },
+    ReferenceUriUnsupported { uri: String },
+    ReferenceNotFound { id: String },
+    ReferenceNotUnique { id: String, count: usize },
+    DuplicateId { id: String },
+    ReferenceNotParent { id: String },
+    TransformForbidden { algorithm: String },
+    TooManyTransforms { found: usize },
+    EnvelopedTransformMissing,
+    TransformChainInvalid { detail: &'static str },
+    CanonicalizationUnsupported { algorithm: String },
+    DigestAlgorithmUnsupported { algorithm: String },
+    SignatureAlgorithmUnsupported { algorithm: String },
+    Sha1NotAllowed { algorithm: String },
+    ValueNotPlainText { field: &'static str },
+    ValueBadBase64 { field: &'static str },
+    DigestMismatch { id: String },
+    SignatureInvalid,
+    NoTrustedKeys,
+    NoMatchingKey { algorithm: String },
+    KeyTooSmall { bits: usize, min: usize },
+    CertificateInvalid { detail: String },
+    UnsupportedKey { detail: String },
+}
+
+impl DsigError {
+    pub fn code(&self) -> &'static str {
+        use DsigError::*;
+        match self {
+            SignatureMissing { .. } => "dsig.signature_missing",
+            SignatureNotUnique { .. } => "dsig.signature_not_unique",
+            SignedInfoMissing => "dsig.signed_info_missing",
+            SignedInfoNotUnique => "dsig.signed_info_not_unique",
+            SignedInfoMisplaced => "dsig.signed_info_misplaced",
+            UnexpectedContent { .. } => "dsig.unexpected_content",
+            MissingElement { .. } => "dsig.missing_element",
+            ReferenceCount { .. } => "dsig.reference_count",
+            ReferenceUriUnsupported { .. } => "dsig.reference_uri_unsupported",
+            ReferenceNotFound { .. } => "dsig.reference_not_found",
+            ReferenceNotUnique { .. } => "dsig.reference_not_unique",
+            DuplicateId { .. } => "dsig.duplicate_id",
+            ReferenceNotParent { .. } => "dsig.reference_not_parent",
+            TransformForbidden { .. } => "dsig.transform_forbidden",
+            TooManyTransforms { .. } => "dsig.too_many_transforms",
+            EnvelopedTransformMissing => "dsig.enveloped_transform_missing",
+            TransformChainInvalid { .. } => "dsig.transform_chain_invalid",
+            CanonicalizationUnsupported { .. } => "dsig.c14n_unsupported",
+            DigestAlgorithmUnsupported { .. } => "dsig.digest_algorithm_unsupported",
+            SignatureAlgorithmUnsupported { .. } => "dsig.signature_algorithm_unsupported",
+            Sha1NotAllowed { .. } => "dsig.sha1_not_allowed",
+            ValueNotPlainText { .. } => "dsig.value_not_plain_text",
+            ValueBadBase64 { .. } => "dsig.value_bad_base64",
+            DigestMismatch { .. } => "dsig.digest_mismatch",
+            SignatureInvalid => "dsig.signature_invalid",
+            NoTrustedKeys => "dsig.no_trusted_keys",
+            NoMatchingKey { .. } => "dsig.no_matching_key",
+            KeyTooSmall { .. } => "dsig.key_too_small",
+            CertificateInvalid { .. } => "dsig.certificate_invalid",
+            UnsupportedKey { .. } => "dsig.unsupported_key",
+        }
+    }
+}
+
+impl fmt::Display for DsigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use DsigError::*;
+        match self {
+            SignatureMissing { element } => write!(f, "<{element}> carries no ds:Signature child"),
+            SignatureNotUnique { element } => {
+                write!(f, "<{element}> carries more than one ds:Signature child")
+            }
+            SignedInfoMissing => write!(f, "ds:Signature has no ds:SignedInfo"),
+            SignedInfoNotUnique => write!(f, "ds:Signature contains more than one ds:SignedInfo"),
+            SignedInfoMisplaced => {
+                write!(f, "ds:SignedInfo must be a direct child of ds:Signature")
+            }
+            UnexpectedContent { within, found } => {
+                write!(f, "unexpected {found} inside {within}")
+            }
+            MissingElement { within, name } => write!(f, "{within} has no {name}"),
+            ReferenceCount { found } => {
+                write!(f, "ds:SignedInfo must hold exactly one ds:Reference, found {found}")
+            }
+            ReferenceUriUnsupported { uri } => write!(
+                f,
+                "Reference URI {uri:?} is not accepted: only a same-document \"#id\" reference is"
+            ),
+            ReferenceNotFound { id } => write!(f, "no element has the referenced ID {id:?}"),
+            ReferenceNotUnique { id, count } => {
+                write!(f, "{count} elements carry the referenced ID {id:?}; IDs must be unique")
+            }
+            DuplicateId { id } => write!(f, "ID {id:?} appears on more than one element"),
+            ReferenceNotParent { id } => write!(
+                f,
+                "the Reference #{id} does not point at the element that holds the Signature \
+                 (only enveloped signatures are accepted)"
+            ),
+            TransformForbidden { algorithm } => {
+                write!(f, "transform {algorithm:?} is not on the allow-list")
+            }
+            TooManyTransforms { found } => {
+                write!(f, "a Reference may list at most 2 transforms, found {found}")
+            }
+            EnvelopedTransformMissing => {
+                write!(f, "the Reference lacks the enveloped-signature transform")
+            }
+            TransformChainInvalid { detail } => write!(f, "transform chain not accepted: {detail}"),
+            CanonicalizationUnsupported { algorithm } => {
+                write!(f, "canonicalization method {algorithm:?} is not supported")
+            }
+            DigestAlgorithmUnsupported { algorithm } => {
+                write!(f, "digest method {algorithm:?} is not supported")
+            }
+            SignatureAlgorithmUnsupported { algorithm } => {
+                write!(f, "signature method {algorithm:?} is not accepted")
+            }
+            Sha1NotAllowed { algorithm } => write!(
+                f,
+                "{algorithm} uses SHA-1, which this connector does not allow (set allowSha1)"
+            ),
+            ValueNotPlainText { field } => write!(
+                f,
+                "{field} must contain only base64 text (no comments, elements or instructions)"
+            ),
+            ValueBadBase64 { field } => write!(f, "{field} is not valid base64"),
+            DigestMismatch { id } => write!(
+                f,
+                "the digest of the element #{id} does not match its DigestValue: the signed content was changed"
+            ),
+            SignatureInvalid => {
+                write!(f, "SignatureValue does not verify with any configured certificate")
+            }
+            NoTrustedKeys => write!(f, "no IdP signing certificate is configured"),
+            NoMatchingKey { algorithm } => {
+                write!(f, "no configured certificate has a key usable with {algorithm}")
+            }
+            KeyTooSmall { bits, min } => {
+                write!(f, "the configured RSA key has {bits} bits; at least {min} are required")
+            }
+            CertificateInvalid { detail } => write!(f, "certificate not readable: {detail}"),
+            UnsupportedKey { detail } => write!(f, "certificate key not supported: {detail}"),
+        }
+    }
+}
