@@ -1,0 +1,148 @@
+//! Trusted keys: the IdP certificates from the connector configuration, and nothing else.
+//! A `KeyInfo` in a document never reaches this module.
+
+use base64::Engine as _;
+use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+use rsa::pkcs8::DecodePublicKey as _;
+use rsa::traits::PublicKeyParts as _;
+
+use super::algorithms::{HashAlgorithm, KeyFamily, SignatureAlgorithm};
+use crate::error::DsigError;
+
+/// A public key taken from a configured certificate.
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    key: PublicKey,
+    /// SHA-256 of the certificate DER, to name the key in logs and results.
+    pub fingerprint_sha256: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+enum PublicKey {
+    Rsa(rsa::RsaPublicKey),
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+}
+
+impl TrustedKey {
+    /// Parse every certificate in `text`: one or more PEM blocks, or the bare base64 of
+    /// one DER certificate as IdPs and metadata give it (whitespace tolerated).
+    pub fn from_certificates(text: &str) -> Result<Vec<TrustedKey>, DsigError> {
+        let ders = certificate_ders(text)?;
+        ders.iter().map(|der| TrustedKey::from_der(der)).collect()
+    }
+
+    /// Parse one DER certificate. Validity dates are not checked: the certificate only
+    /// carries the key the connector trusts.
+    pub fn from_der(der: &[u8]) -> Result<TrustedKey, DsigError> {
+        let (rest, certificate) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| DsigError::CertificateInvalid { detail: e.to_string() })?;
+        if !rest.is_empty() {
+            return Err(DsigError::CertificateInvalid { detail: "trailing bytes after the certificate".into() });
+        }
+        TrustedKey::from_public_key_der(certificate.public_key().raw, sha256(der))
+    }
+
+    /// A key from its DER SubjectPublicKeyInfo (for raw keys and test vectors);
+    /// `fingerprint_sha256` names it in results.
+    pub fn from_public_key_der(spki: &[u8], fingerprint_sha256: [u8; 32]) -> Result<TrustedKey, DsigError> {
+        let key = if let Ok(key) = rsa::RsaPublicKey::from_public_key_der(spki) {
+            PublicKey::Rsa(key)
+        } else if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(spki) {
+            PublicKey::P256(key)
+        } else if let Ok(key) = p384::ecdsa::VerifyingKey::from_public_key_der(spki) {
+            PublicKey::P384(key)
+        } else {
+            return Err(DsigError::UnsupportedKey { detail: "only RSA, P-256 and P-384 public keys are supported".into() });
+        };
+        Ok(TrustedKey { key, fingerprint_sha256 })
+    }
+
+    pub fn family(&self) -> KeyFamily {
+        match self.key {
+            PublicKey::Rsa(_) => KeyFamily::Rsa,
+            PublicKey::P256(_) | PublicKey::P384(_) => KeyFamily::Ecdsa,
+        }
+    }
+
+    /// Modulus size for RSA keys, curve size for EC keys.
+    pub fn bits(&self) -> usize {
+        match &self.key {
+            PublicKey::Rsa(key) => key.n_bits_precision() as usize,
+            PublicKey::P256(_) => 256,
+            PublicKey::P384(_) => 384,
+        }
+    }
+
+    /// Check `signature` over data whose hash is `digest` (computed with `algorithm.hash`).
+    pub fn verify(&self, algorithm: &SignatureAlgorithm, digest: &[u8], signature: &[u8], rsa: &dyn RsaVerifier) -> bool {
+        match (&self.key, algorithm.family) {
+            (PublicKey::Rsa(key), KeyFamily::Rsa) => rsa.verify_pkcs1v15(key, algorithm.hash, digest, signature),
+            // XML-DSig carries ECDSA signatures as r‖s (IEEE P1363), not DER.
+            (PublicKey::P256(key), KeyFamily::Ecdsa) => p256::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| key.verify_prehash(digest, &sig).is_ok()),
+            (PublicKey::P384(key), KeyFamily::Ecdsa) => p384::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| key.verify_prehash(digest, &sig).is_ok()),
+            _ => false,
+        }
+    }
+}
+
+/// RSA PKCS#1 v1.5 signature verification, behind a trait so that a measured, faster
+/// backend (issue 5) can replace the default without touching the verifier.
+pub trait RsaVerifier: Sync {
+    /// True only if `signature` is a valid PKCS#1 v1.5 signature of `digest` (made with
+    /// `hash`) under `key`. Must refuse non-canonical signatures (wrong length, s ≥ n).
+    fn verify_pkcs1v15(&self, key: &rsa::RsaPublicKey, hash: HashAlgorithm, digest: &[u8], signature: &[u8]) -> bool;
+}
+
+/// The default backend: RustCrypto's `rsa`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RustCryptoRsa;
+
+impl RsaVerifier for RustCryptoRsa {
+    fn verify_pkcs1v15(&self, key: &rsa::RsaPublicKey, hash: HashAlgorithm, digest: &[u8], signature: &[u8]) -> bool {
+        use rsa::Pkcs1v15Sign;
+        let scheme = match hash {
+            HashAlgorithm::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
+            HashAlgorithm::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+            HashAlgorithm::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+            HashAlgorithm::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
+        };
+        signature.len() == key.size() && key.verify(scheme, digest, signature).is_ok()
+    }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
+
+const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+const PEM_END: &str = "-----END CERTIFICATE-----";
+
+fn certificate_ders(text: &str) -> Result<Vec<Vec<u8>>, DsigError> {
+    let decode = |b64: &str| -> Result<Vec<u8>, DsigError> {
+        let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|e| DsigError::CertificateInvalid { detail: format!("base64: {e}") })
+    };
+    if !text.contains(PEM_BEGIN) {
+        if text.trim().is_empty() {
+            return Err(DsigError::NoTrustedKeys);
+        }
+        return Ok(vec![decode(text)?]);
+    }
+    let mut ders = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(PEM_BEGIN) {
+        let body = &rest[start + PEM_BEGIN.len()..];
+        let end = body
+            .find(PEM_END)
+            .ok_or_else(|| DsigError::CertificateInvalid { detail: "PEM block without END line".into() })?;
+        ders.push(decode(&body[..end])?);
+        rest = &body[end + PEM_END.len()..];
+    }
+    Ok(ders)
+}
