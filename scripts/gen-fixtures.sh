@@ -1,0 +1,565 @@
+#!/usr/bin/env bash
+# Generate signed SAML 2.0 test fixtures with the reference signer xmlsec1.
+#
+#   scripts/gen-fixtures.sh
+#
+# - Test keys/certs in tests/keys/ are created only if missing (reruns keep them).
+# - Templates (unsigned, empty ds:Signature) are (re)written to tests/fixtures/templates/.
+# - Signed outputs go to tests/fixtures/signed/, and every output is verified
+#   with `xmlsec1 --verify` before the script succeeds.
+# - If a freshly signed file differs from the existing one only in
+#   SignatureValue (ECDSA is randomised) and the existing one still verifies,
+#   the existing file is kept, so reruns leave the tree unchanged.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+KEYS="$ROOT/tests/keys"
+TPL="$ROOT/tests/fixtures/templates"
+OUT="$ROOT/tests/fixtures/signed"
+
+command -v xmlsec1 >/dev/null || { echo "xmlsec1 not found" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "openssl not found" >&2; exit 1; }
+command -v perl >/dev/null || { echo "perl not found" >&2; exit 1; }
+
+mkdir -p "$KEYS" "$TPL" "$OUT"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+# ---------------------------------------------------------------------------
+# Common values (tests depend on these exact strings)
+# ---------------------------------------------------------------------------
+IDP="https://idp.example.test/metadata"
+SP="https://sp.example.test/saml/metadata"
+ACS="https://sp.example.test/api/authn/saml/acme"
+REQ_ID="_req-7f3c2a"
+RESP_ID="_resp-0001"
+ASSERT_ID="_assert-0001"
+INSTANT="2026-01-01T00:00:00Z"
+NOT_BEFORE="2025-12-31T23:59:00Z"
+NOT_ON_OR_AFTER="2026-01-01T00:10:00Z"
+SCD_NOT_ON_OR_AFTER="2026-01-01T00:05:00Z"
+SESSION_NOT_ON_OR_AFTER="2026-01-01T08:00:00Z"
+SESSION_INDEX="_session-42"
+NAMEID="alice@example.com"
+NAMEID_EMAIL="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+EMAIL="alice@example.com"
+# displayName is: Zoë O'Brien & <Co>
+DISPLAY_XML="Zoë O'Brien &amp; &lt;Co&gt;"
+
+NS_SAML="urn:oasis:names:tc:SAML:2.0:assertion"
+NS_SAMLP="urn:oasis:names:tc:SAML:2.0:protocol"
+NS_DS="http://www.w3.org/2000/09/xmldsig#"
+NS_XS="http://www.w3.org/2001/XMLSchema"
+NS_XSI="http://www.w3.org/2001/XMLSchema-instance"
+NS_EC="http://www.w3.org/2001/10/xml-exc-c14n#"
+
+C14N_EXC="http://www.w3.org/2001/10/xml-exc-c14n#"
+C14N_EXC_C="http://www.w3.org/2001/10/xml-exc-c14n#WithComments"
+C14N_10="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+T_ENV="http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+T_XPATH="http://www.w3.org/TR/1999/REC-xpath-19991116"
+
+RSA_SHA1="http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+RSA_SHA256="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+RSA_SHA384="http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+RSA_SHA512="http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+ECDSA_SHA256="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+ECDSA_SHA384="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
+HMAC_SHA256="http://www.w3.org/2001/04/xmldsig-more#hmac-sha256"
+SHA1="http://www.w3.org/2000/09/xmldsig#sha1"
+SHA256="http://www.w3.org/2001/04/xmlenc#sha256"
+SHA384="http://www.w3.org/2001/04/xmldsig-more#sha384"
+SHA512="http://www.w3.org/2001/04/xmlenc#sha512"
+
+ID_ATTRS=(--id-attr:ID "$NS_SAML:Assertion" --id-attr:ID "$NS_SAMLP:Response")
+# XPath selecting which ds:Signature template xmlsec1 should fill / check.
+XP_ASSERTION_SIG="//*[local-name()='Assertion' and namespace-uri()='$NS_SAML']/*[local-name()='Signature' and namespace-uri()='$NS_DS']"
+XP_RESPONSE_SIG="/*[local-name()='Response' and namespace-uri()='$NS_SAMLP']/*[local-name()='Signature' and namespace-uri()='$NS_DS']"
+# On verify, ignore certificates in KeyInfo: only the key given on the command line counts.
+VERIFY_KEY_DATA=(--enabled-key-data "key-name,key-value,rsa,ecdsa,hmac")
+
+# ---------------------------------------------------------------------------
+# 1. Keys
+# ---------------------------------------------------------------------------
+gen_key() { # name kind(rsa2048|rsa1024|p256|p384) cn
+    local name=$1 kind=$2 cn=$3 key="$KEYS/$1.key" crt="$KEYS/$1.crt"
+    if [[ ! -s $key ]]; then
+        case $kind in
+            rsa2048) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key" 2>/dev/null ;;
+            rsa1024) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$key" 2>/dev/null ;;
+            p256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve -out "$key" ;;
+            p384) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -pkeyopt ec_param_enc:named_curve -out "$key" ;;
+        esac
+        rm -f "$crt"
+        echo "generated $key"
+    fi
+    if [[ ! -s $crt ]]; then
+        # Self-signed, valid 2020-01-01 .. 2040-01-01 (20 years), so it covers both the
+        # fixture instants (2026-01-01) and "now". `openssl req -x509` cannot set a past
+        # start date in OpenSSL 3.0, hence `openssl ca -selfsign` with a throwaway config.
+        local ca="$WORK/ca-$name"
+        mkdir -p "$ca"
+        : > "$ca/index.txt"
+        openssl rand -hex 16 > "$ca/serial"
+        cat > "$ca/ca.cnf" <<EOF
+[ ca ]
+default_ca = tca
+[ tca ]
+database = $ca/index.txt
+new_certs_dir = $ca
+serial = $ca/serial
+default_md = sha256
+policy = pol
+unique_subject = no
+x509_extensions = ext
+[ pol ]
+commonName = supplied
+organizationName = optional
+[ ext ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+subjectKeyIdentifier = hash
+EOF
+        openssl req -new -key "$key" -subj "/CN=$cn/O=saml-edge tests" -out "$ca/req.csr"
+        openssl ca -batch -config "$ca/ca.cnf" -selfsign -keyfile "$key" -in "$ca/req.csr" \
+            -startdate 20200101000000Z -enddate 20400101000000Z -notext -out "$crt" 2>"$ca/log" \
+            || { cat "$ca/log" >&2; exit 1; }
+        echo "generated $crt"
+    fi
+}
+gen_key idp-rsa2048      rsa2048 "saml-edge test idp"
+gen_key other-rsa2048    rsa2048 "saml-edge test attacker"
+gen_key rollover-rsa2048 rsa2048 "saml-edge test idp rollover"
+gen_key weak-rsa1024     rsa1024 "saml-edge test idp weak"
+gen_key idp-p256         p256    "saml-edge test idp p256"
+gen_key idp-p384         p384    "saml-edge test idp p384"
+if [[ ! -s $KEYS/hmac.key ]]; then
+    openssl rand -out "$KEYS/hmac.key" 32
+    echo "generated $KEYS/hmac.key"
+fi
+if [[ ! -e $KEYS/README.md ]]; then
+    cat > "$KEYS/README.md" <<'EOF'
+# Test keys — NOT SECRET, TEST ONLY
+
+These keys and self-signed certificates were generated by
+`scripts/gen-fixtures.sh` for the saml-edge test suite. The private keys are
+committed on purpose and are therefore public. Never use them, or trust these
+certificates, anywhere outside tests.
+
+| file | purpose |
+|------|---------|
+| `idp-rsa2048.key/.crt` | the IdP signing key used by most fixtures |
+| `rollover-rsa2048.key/.crt` | a second legitimate IdP key (key rollover tests) |
+| `other-rsa2048.key/.crt` | attacker / unrelated key (must be rejected) |
+| `weak-rsa1024.key/.crt` | 1024-bit RSA key (must be rejected as too weak) |
+| `idp-p256.key/.crt` | ECDSA P-256 IdP key |
+| `idp-p384.key/.crt` | ECDSA P-384 IdP key |
+| `hmac.key` | 32 random bytes, HMAC key (HMAC signatures must be refused) |
+
+Delete a key pair and rerun `scripts/gen-fixtures.sh` to regenerate it
+(then all fixtures signed with it change too).
+EOF
+fi
+
+# ---------------------------------------------------------------------------
+# 2. Template building blocks
+#    DSP is the xmldsig prefix ("ds:" or "" for a default-namespace Signature).
+# ---------------------------------------------------------------------------
+DSP="ds:"
+
+tf() { # algorithm [inner-xml]
+    if [[ $# -gt 1 && -n $2 ]]; then
+        printf '<%sTransform Algorithm="%s">%s</%sTransform>' "$DSP" "$1" "$2" "$DSP"
+    else
+        printf '<%sTransform Algorithm="%s"/>' "$DSP" "$1"
+    fi
+}
+tf_env() { tf "$T_ENV"; }
+tf_exc() { # [PrefixList]
+    if [[ $# -gt 0 ]]; then
+        tf "$C14N_EXC" "<ec:InclusiveNamespaces PrefixList=\"$1\" xmlns:ec=\"$NS_EC\"/>"
+    else
+        tf "$C14N_EXC"
+    fi
+}
+
+# sig REF_ID SIGNATURE_METHOD DIGEST_METHOD C14N_METHOD TRANSFORMS_XML [keyinfo]
+sig() {
+    local ref=$1 sm=$2 dm=$3 cm=$4 tfs=$5 ki=${6:-} d=$DSP decl keyinfo=""
+    if [[ -z $d ]]; then decl="xmlns=\"$NS_DS\""; else decl="xmlns:${d%:}=\"$NS_DS\""; fi
+    if [[ $ki == keyinfo ]]; then
+        keyinfo="<${d}KeyInfo><${d}X509Data><${d}X509Certificate/></${d}X509Data></${d}KeyInfo>"
+    fi
+    printf '<%sSignature %s><%sSignedInfo><%sCanonicalizationMethod Algorithm="%s"/><%sSignatureMethod Algorithm="%s"/><%sReference URI="#%s"><%sTransforms>%s</%sTransforms><%sDigestMethod Algorithm="%s"/><%sDigestValue/></%sReference></%sSignedInfo><%sSignatureValue/>%s</%sSignature>' \
+        "$d" "$decl" "$d" "$d" "$cm" "$d" "$sm" "$d" "$ref" "$d" "$tfs" "$d" "$d" "$dm" "$d" "$d" "$d" "$d" "$keyinfo" "$d"
+}
+
+# Standard Assertion signature: enveloped + exc-c14n (optionally with PrefixList).
+sig_std() { # REF SIGALG DIGALG [keyinfo] [prefixlist]
+    local t
+    if [[ -n ${5:-} ]]; then t="$(tf_env)$(tf_exc "$5")"; else t="$(tf_env)$(tf_exc)"; fi
+    sig "$1" "$2" "$3" "$C14N_EXC" "$t" "${4:-}"
+}
+
+# One <Attribute> with one or more string values.
+#   attr PREFIX NAME "extra attributes on Attribute" "extra attributes on AttributeValue" value...
+attr() {
+    local p=$1 name=$2 aattrs=$3 vattrs=$4 v
+    shift 4
+    printf '<%sAttribute Name="%s"%s>' "$p" "$name" "$aattrs"
+    for v in "$@"; do
+        printf '<%sAttributeValue%s>%s</%sAttributeValue>' "$p" "$vattrs" "$v" "$p"
+    done
+    printf '</%sAttribute>' "$p"
+}
+
+# Whole document. Configured through these variables (reset by `reset_doc`):
+#   S        assertion-namespace prefix ("saml:", "saml2:" or "" = default ns)
+#   PP       protocol prefix ("samlp:" / "saml2p:")
+#   R_NS     namespace declarations on the Response
+#   R_ISSUER full Response <Issuer> element
+#   A_NS     namespace declarations on the Assertion
+#   A_ISSUER_ATTRS extra attributes on the Assertion's Issuer
+#   R_SIG / A_SIG  signature templates ("" = unsigned)
+#   NAMEID_FMT / NAMEID_VAL / NAMEID_ATTRS
+#   AUTHN_CLASS
+#   ATTRS    inner XML of AttributeStatement
+#   EXTRA_SUBJ_COMMENT / EXTRA_STMT_COMMENT  optional XML comments
+#   R_ATTRS  extra attributes on the Response
+reset_doc() {
+    S="saml:"; PP="samlp:"
+    R_NS="xmlns:samlp=\"$NS_SAMLP\" xmlns:saml=\"$NS_SAML\" xmlns:xs=\"$NS_XS\" xmlns:xsi=\"$NS_XSI\""
+    R_ISSUER=""; A_NS=""; A_ISSUER_ATTRS=""; R_SIG=""; A_SIG=""; R_ATTRS=""
+    NAMEID_FMT="$NAMEID_EMAIL"; NAMEID_VAL="$NAMEID"; NAMEID_ATTRS=" SPNameQualifier=\"$SP\""
+    AUTHN_CLASS="urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+    ATTRS=""; COMMENT_A=""; COMMENT_B=""
+    DSP="ds:"
+}
+
+doc() {
+    local s=$S p=$PP ri=$R_ISSUER
+    [[ -n $ri ]] || ri="<${s}Issuer>$IDP</${s}Issuer>"
+    cat <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<${p}Response ${R_NS} ID="$RESP_ID" Version="2.0" IssueInstant="$INSTANT" Destination="$ACS" InResponseTo="$REQ_ID"${R_ATTRS}>
+  $ri${R_SIG}
+  <${p}Status>
+    <${p}StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/>
+  </${p}Status>
+  <${s}Assertion${A_NS:+ $A_NS} ID="$ASSERT_ID" Version="2.0" IssueInstant="$INSTANT">
+    <${s}Issuer${A_ISSUER_ATTRS}>$IDP</${s}Issuer>${A_SIG}
+    <${s}Subject>
+      <${s}NameID${NAMEID_ATTRS} Format="$NAMEID_FMT">$NAMEID_VAL</${s}NameID>
+      <${s}SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">
+        <${s}SubjectConfirmationData NotOnOrAfter="$SCD_NOT_ON_OR_AFTER" Recipient="$ACS" InResponseTo="$REQ_ID"/>
+      </${s}SubjectConfirmation>
+    </${s}Subject>${COMMENT_A}
+    <${s}Conditions NotBefore="$NOT_BEFORE" NotOnOrAfter="$NOT_ON_OR_AFTER">
+      <${s}AudienceRestriction>
+        <${s}Audience>$SP</${s}Audience>
+      </${s}AudienceRestriction>
+    </${s}Conditions>
+    <${s}AuthnStatement AuthnInstant="$INSTANT" SessionNotOnOrAfter="$SESSION_NOT_ON_OR_AFTER" SessionIndex="$SESSION_INDEX">
+      <${s}AuthnContext>
+        <${s}AuthnContextClassRef>$AUTHN_CLASS</${s}AuthnContextClassRef>
+      </${s}AuthnContext>
+    </${s}AuthnStatement>
+    <${s}AttributeStatement>${COMMENT_B}
+      $ATTRS
+    </${s}AttributeStatement>
+  </${s}Assertion>
+</${p}Response>
+EOF
+}
+
+# Compact form (no inter-element whitespace), as Okta / Entra / ADFS / Google emit.
+compact() { sed -e 's/^[[:space:]]*//' | tr -d '\n' | sed -e 's/?></?>\n</'; echo; }
+
+XSTR=' xsi:type="xs:string"'
+generic_attrs() { # [extra groups...]
+    attr "$S" email "" "$XSTR" "$EMAIL"
+    printf '\n      '
+    attr "$S" displayName "" "$XSTR" "$DISPLAY_XML"
+    printf '\n      '
+    attr "$S" groups "" "$XSTR" admins staff "$@"
+}
+
+# ---------------------------------------------------------------------------
+# 3. Signing / verifying
+# ---------------------------------------------------------------------------
+FIXTURES=()
+
+key_sign_args() { # keyname
+    if [[ $1 == hmac ]]; then echo "--hmackey $KEYS/hmac.key"
+    else echo "--privkey-pem $KEYS/$1.key,$KEYS/$1.crt"; fi
+}
+key_verify_args() {
+    if [[ $1 == hmac ]]; then echo "--hmackey $KEYS/hmac.key"
+    else echo "--pubkey-cert-pem $KEYS/$1.crt"; fi
+}
+
+verify_one() { # file keyname xpath -> status
+    # shellcheck disable=SC2046
+    xmlsec1 --verify $(key_verify_args "$2") "${VERIFY_KEY_DATA[@]}" "${ID_ATTRS[@]}" \
+        --node-xpath "$3" "$1" >"$WORK/verify.log" 2>&1
+}
+
+strip_sigvals() { perl -0pe 's{(SignatureValue>)[^<]*<}{$1<}g' "$1"; }
+
+# fixture NAME KEYNAME TARGETS   (template already in $TPL/NAME.xml)
+#   TARGETS: "A" = sign assertion, "R" = sign response, "AR" = assertion, then response
+fixture() {
+    local name=$1 key=$2 targets=$3 tpl="$TPL/$1.xml" out="$OUT/$1.xml"
+    local cur="$tpl" step=0 t xp
+    for t in $(echo "$targets" | fold -w1); do
+        case $t in A) xp=$XP_ASSERTION_SIG ;; R) xp=$XP_RESPONSE_SIG ;; esac
+        step=$((step + 1))
+        # shellcheck disable=SC2046
+        if ! xmlsec1 --sign $(key_sign_args "$key") "${ID_ATTRS[@]}" --node-xpath "$xp" \
+                --output "$WORK/$name.$step.xml" "$cur" 2>"$WORK/sign.log"; then
+            cat "$WORK/sign.log" >&2
+            echo "FAIL: xmlsec1 could not sign $name ($t)" >&2
+            return 1
+        fi
+        cur="$WORK/$name.$step.xml"
+    done
+    for t in $(echo "$targets" | fold -w1); do
+        case $t in A) xp=$XP_ASSERTION_SIG ;; R) xp=$XP_RESPONSE_SIG ;; esac
+        if ! verify_one "$cur" "$key" "$xp"; then
+            cat "$WORK/verify.log" >&2
+            echo "FAIL: self-check of $name ($t signature) failed" >&2
+            return 1
+        fi
+    done
+    if [[ -f $out ]] && ! cmp -s "$cur" "$out"; then
+        # keep the existing file if only (randomised) signature values differ and it still verifies
+        local keep=1
+        [[ "$(strip_sigvals "$cur")" == "$(strip_sigvals "$out")" ]] || keep=0
+        if [[ $keep == 1 ]]; then
+            for t in $(echo "$targets" | fold -w1); do
+                case $t in A) xp=$XP_ASSERTION_SIG ;; R) xp=$XP_RESPONSE_SIG ;; esac
+                verify_one "$out" "$key" "$xp" || keep=0
+            done
+        fi
+        [[ $keep == 1 ]] || cp "$cur" "$out"
+    elif [[ ! -f $out ]]; then
+        cp "$cur" "$out"
+    fi
+    # final self-check on the bytes actually left in the repo
+    for t in $(echo "$targets" | fold -w1); do
+        case $t in A) xp=$XP_ASSERTION_SIG ;; R) xp=$XP_RESPONSE_SIG ;; esac
+        if ! verify_one "$out" "$key" "$xp"; then
+            cat "$WORK/verify.log" >&2
+            echo "FAIL: self-check of $out ($t signature) failed" >&2
+            return 1
+        fi
+    done
+    FIXTURES+=("$name")
+    printf '  ok  %-40s key=%-17s signed=%s\n' "$name.xml" "$key" "$targets"
+}
+
+# must_not_verify NAME KEYNAME TARGET : negative self-check
+must_not_verify() {
+    local xp=$XP_ASSERTION_SIG
+    [[ $3 == R ]] && xp=$XP_RESPONSE_SIG
+    if verify_one "$OUT/$1.xml" "$2" "$xp"; then
+        echo "FAIL: $1.xml unexpectedly verifies with $2" >&2
+        return 1
+    fi
+    printf '  ok  %-40s does NOT verify with %s\n' "$1.xml" "$2"
+}
+
+write_tpl() { cat > "$TPL/$1.xml"; }
+
+echo "templates -> $TPL"
+echo "signed    -> $OUT"
+
+# ---------------------------------------------------------------------------
+# 4. Fixtures
+# ---------------------------------------------------------------------------
+
+# --- algorithm matrix (Assertion signed, samlp:/saml:/ds:, exc-c14n) -------
+matrix() { # name key sigalg digalg
+    reset_doc
+    A_SIG="$(sig_std "$ASSERT_ID" "$3" "$4" keyinfo)"
+    ATTRS="$(generic_attrs)"
+    doc | write_tpl "$1"
+    fixture "$1" "$2" A
+}
+matrix assertion-rsa-sha256         idp-rsa2048 "$RSA_SHA256"   "$SHA256"
+matrix assertion-rsa-sha384         idp-rsa2048 "$RSA_SHA384"   "$SHA384"
+matrix assertion-rsa-sha512         idp-rsa2048 "$RSA_SHA512"   "$SHA512"
+matrix assertion-rsa-sha1           idp-rsa2048 "$RSA_SHA1"     "$SHA1"
+matrix assertion-ecdsa-p256-sha256  idp-p256    "$ECDSA_SHA256" "$SHA256"
+matrix assertion-ecdsa-p384-sha384  idp-p384    "$ECDSA_SHA384" "$SHA384"
+
+# --- inclusive C14N 1.0 ----------------------------------------------------
+reset_doc
+A_SIG="$(sig "$ASSERT_ID" "$RSA_SHA256" "$SHA256" "$C14N_10" "$(tf_env)$(tf "$C14N_10")" keyinfo)"
+ATTRS="$(generic_attrs)"
+doc | write_tpl assertion-rsa-sha256-c14n10
+fixture assertion-rsa-sha256-c14n10 idp-rsa2048 A
+
+# --- exc-c14n WithComments + comments inside the Assertion -----------------
+reset_doc
+A_SIG="$(sig "$ASSERT_ID" "$RSA_SHA256" "$SHA256" "$C14N_EXC_C" "$(tf_env)$(tf "$C14N_EXC_C")" keyinfo)"
+COMMENT_A=$'\n    <!-- comment between Subject and Conditions -->'
+COMMENT_B=$'\n      <!-- comment at the start of the AttributeStatement -->'
+ATTRS="$(attr "$S" email "" "$XSTR" "alice@<!-- comment inside a value -->example.com")
+      $(attr "$S" displayName "" "$XSTR" "$DISPLAY_XML<!-- trailing comment -->")
+      $(attr "$S" groups "" "$XSTR" admins staff)"
+doc | write_tpl assertion-rsa-sha256-exc-comments
+fixture assertion-rsa-sha256-exc-comments idp-rsa2048 A
+
+# --- InclusiveNamespaces PrefixList ----------------------------------------
+reset_doc
+A_SIG="$(sig_std "$ASSERT_ID" "$RSA_SHA256" "$SHA256" keyinfo "xs xsi")"
+ATTRS="$(generic_attrs)"
+doc | write_tpl assertion-rsa-sha256-prefixlist
+fixture assertion-rsa-sha256-prefixlist idp-rsa2048 A
+
+# --- Response-only signature ----------------------------------------------
+reset_doc
+R_SIG="$(sig_std "$RESP_ID" "$RSA_SHA256" "$SHA256" keyinfo)"
+ATTRS="$(generic_attrs)"
+doc | write_tpl response-rsa-sha256
+fixture response-rsa-sha256 idp-rsa2048 R
+
+# --- Response and Assertion both signed ------------------------------------
+reset_doc
+R_SIG="$(sig_std "$RESP_ID" "$RSA_SHA256" "$SHA256" keyinfo)"
+A_SIG="$(sig_std "$ASSERT_ID" "$RSA_SHA256" "$SHA256" keyinfo)"
+ATTRS="$(generic_attrs)"
+doc | write_tpl both-rsa-sha256
+fixture both-rsa-sha256 idp-rsa2048 AR
+
+# --- other keys ---------------------------------------------------------------
+keyfix() { # name key keyinfo?
+    reset_doc
+    A_SIG="$(sig_std "$ASSERT_ID" "$RSA_SHA256" "$SHA256" "$3")"
+    ATTRS="$(generic_attrs)"
+    doc | write_tpl "$1"
+    fixture "$1" "$2" A
+}
+keyfix assertion-rollover-key     rollover-rsa2048 keyinfo
+keyfix assertion-weak-rsa1024     weak-rsa1024     keyinfo
+keyfix assertion-keyinfo-attacker other-rsa2048    keyinfo
+
+# --- HMAC ------------------------------------------------------------------
+reset_doc
+A_SIG="$(sig_std "$ASSERT_ID" "$HMAC_SHA256" "$SHA256")"
+ATTRS="$(generic_attrs)"
+doc | write_tpl assertion-hmac-sha256
+fixture assertion-hmac-sha256 hmac A
+
+# --- XPath transform ---------------------------------------------------------
+reset_doc
+A_SIG="$(sig "$ASSERT_ID" "$RSA_SHA256" "$SHA256" "$C14N_EXC" \
+    "$(tf "$T_XPATH" "<ds:XPath>not(ancestor-or-self::ds:Signature)</ds:XPath>")$(tf_exc)" keyinfo)"
+ATTRS="$(generic_attrs)"
+doc | write_tpl assertion-xpath-transform
+fixture assertion-xpath-transform idp-rsa2048 A
+
+# --- large (~8 KB) for benchmarks ------------------------------------------
+reset_doc
+A_SIG="$(sig_std "$ASSERT_ID" "$RSA_SHA256" "$SHA256" keyinfo)"
+groups=()
+for i in $(seq -w 1 40); do groups+=("team-$i-eng"); done
+ATTRS="$(generic_attrs "${groups[@]}")
+      $(attr "$S" givenName "" "$XSTR" "Zoë")
+      $(attr "$S" surname "" "$XSTR" "O'Brien")
+      $(attr "$S" department "" "$XSTR" "Platform Engineering / Identity &amp; Access Management")
+      $(attr "$S" employeeNumber "" "$XSTR" "E-000424242")
+      $(attr "$S" costCenter "" "$XSTR" "CC-7781 Research and Development, Europe Middle East and Africa region")"
+doc | write_tpl assertion-rsa-sha256-large
+fixture assertion-rsa-sha256-large idp-rsa2048 A
+
+# ---------------------------------------------------------------------------
+# IdP-shaped fixtures (all RSA-SHA256, idp-rsa2048)
+# ---------------------------------------------------------------------------
+
+# --- Okta: saml2p:/saml2:, Response + Assertion signed, PrefixList="xs" -----
+reset_doc
+S="saml2:"; PP="saml2p:"
+R_NS="xmlns:saml2p=\"$NS_SAMLP\""
+R_ISSUER="<saml2:Issuer xmlns:saml2=\"$NS_SAML\" Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:entity\">$IDP</saml2:Issuer>"
+A_NS="xmlns:saml2=\"$NS_SAML\""
+A_ISSUER_ATTRS=' Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity"'
+NAMEID_ATTRS=""
+R_SIG="$(sig_std "$RESP_ID" "$RSA_SHA256" "$SHA256" keyinfo xs)"
+A_SIG="$(sig_std "$ASSERT_ID" "$RSA_SHA256" "$SHA256" keyinfo xs)"
+OKTA_NF=' NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"'
+OKTA_V=" xmlns:xs=\"$NS_XS\" xmlns:xsi=\"$NS_XSI\" xsi:type=\"xs:string\""
+ATTRS="$(attr saml2: email "$OKTA_NF" "$OKTA_V" "$EMAIL")$(attr saml2: displayName "$OKTA_NF" "$OKTA_V" "$DISPLAY_XML")$(attr saml2: groups "$OKTA_NF" "$OKTA_V" admins staff)"
+doc | compact | write_tpl okta
+fixture okta idp-rsa2048 AR
+
+# --- Entra ID: samlp: Response, default-namespace Assertion and Signature ---
+CL="http://schemas.xmlsoap.org/ws/2005/05/identity/claims"
+MS_DISPLAY="http://schemas.microsoft.com/identity/claims/displayname"
+MS_GROUPS="http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
+reset_doc
+S=""; PP="samlp:"
+R_NS="xmlns:samlp=\"$NS_SAMLP\""
+R_ISSUER="<Issuer xmlns=\"$NS_SAML\">$IDP</Issuer>"
+A_NS="xmlns=\"$NS_SAML\""
+NAMEID_ATTRS=""
+NAMEID_FMT="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+NAMEID_VAL="k3Jf0pQ2x8vZr7bW1mN4tY6uH9sD5gA0cE2iL8oR1eU"
+DSP=""
+A_SIG="$(sig_std "$ASSERT_ID" "$RSA_SHA256" "$SHA256" keyinfo)"
+ATTRS="$(attr "" "http://schemas.microsoft.com/identity/claims/tenantid" "" "" "0b5c3f7e-2d1a-4c9b-8e6f-1a2b3c4d5e6f")$(attr "" "http://schemas.microsoft.com/identity/claims/objectidentifier" "" "" "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b")$(attr "" "$CL/emailaddress" "" "" "$EMAIL")$(attr "" "$CL/name" "" "" "$EMAIL")$(attr "" "$MS_DISPLAY" "" "" "$DISPLAY_XML")$(attr "" "$MS_GROUPS" "" "" admins staff)"
+doc | compact | write_tpl entra
+fixture entra idp-rsa2048 A
+
+# --- ADFS: samlp: Response, default-namespace Assertion, ds: Signature -------
+reset_doc
+S=""; PP="samlp:"
+R_NS="xmlns:samlp=\"$NS_SAMLP\""
+R_ATTRS=' Consent="urn:oasis:names:tc:SAML:2.0:consent:unspecified"'
+R_ISSUER="<Issuer xmlns=\"$NS_SAML\">$IDP</Issuer>"
+A_NS="xmlns=\"$NS_SAML\""
+NAMEID_ATTRS=""
+A_SIG="$(sig_std "$ASSERT_ID" "$RSA_SHA256" "$SHA256" keyinfo)"
+ATTRS="$(attr "" "$CL/emailaddress" "" "" "$EMAIL")$(attr "" "$CL/upn" "" "" "$EMAIL")$(attr "" "$MS_DISPLAY" "" "" "$DISPLAY_XML")$(attr "" "$MS_GROUPS" "" "" admins staff)"
+doc | compact | write_tpl adfs
+fixture adfs idp-rsa2048 A
+
+# --- Google Workspace: saml2p:/saml2:, Assertion signed ----------------------
+reset_doc
+S="saml2:"; PP="saml2p:"
+R_NS="xmlns:saml2p=\"$NS_SAMLP\""
+R_ISSUER="<saml2:Issuer xmlns:saml2=\"$NS_SAML\">$IDP</saml2:Issuer>"
+A_NS="xmlns:saml2=\"$NS_SAML\""
+NAMEID_ATTRS=""
+AUTHN_CLASS="urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+A_SIG="$(sig_std "$ASSERT_ID" "$RSA_SHA256" "$SHA256" keyinfo)"
+G_V=" xmlns:xs=\"$NS_XS\" xmlns:xsi=\"$NS_XSI\" xsi:type=\"xs:anyType\""
+ATTRS="$(attr saml2: email "" "$G_V" "$EMAIL")$(attr saml2: displayName "" "$G_V" "$DISPLAY_XML")$(attr saml2: groups "" "$G_V" admins staff)"
+doc | compact | write_tpl google
+fixture google idp-rsa2048 A
+
+# --- Shibboleth IdP: saml2p:/saml2:, OID attribute names, pretty-printed ------
+reset_doc
+S="saml2:"; PP="saml2p:"
+R_NS="xmlns:saml2p=\"$NS_SAMLP\""
+R_ISSUER="<saml2:Issuer xmlns:saml2=\"$NS_SAML\">$IDP</saml2:Issuer>"
+A_NS="xmlns:saml2=\"$NS_SAML\""
+NAMEID_ATTRS=" NameQualifier=\"$IDP\" SPNameQualifier=\"$SP\""
+A_SIG="$(sig_std "$ASSERT_ID" "$RSA_SHA256" "$SHA256" keyinfo xs)"
+SH_NF=' NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"'
+SH_V=" xmlns:xs=\"$NS_XS\" xmlns:xsi=\"$NS_XSI\" xsi:type=\"xs:string\""
+ATTRS="$(attr saml2: urn:oid:0.9.2342.19200300.100.1.3 " FriendlyName=\"mail\"$SH_NF" "$SH_V" "$EMAIL")
+      $(attr saml2: urn:oid:2.16.840.1.113730.3.1.241 " FriendlyName=\"displayName\"$SH_NF" "$SH_V" "$DISPLAY_XML")
+      $(attr saml2: urn:oid:1.3.6.1.4.1.5923.1.5.1.1 " FriendlyName=\"isMemberOf\"$SH_NF" "$SH_V" admins staff)"
+doc | write_tpl shibboleth
+fixture shibboleth idp-rsa2048 A
+
+# ---------------------------------------------------------------------------
+# 5. Negative self-checks (wrong key must not verify)
+# ---------------------------------------------------------------------------
+must_not_verify assertion-keyinfo-attacker idp-rsa2048 A
+must_not_verify assertion-rollover-key     idp-rsa2048 A
+must_not_verify assertion-rsa-sha256       other-rsa2048 A
+
+echo "all ${#FIXTURES[@]} fixtures signed and verified by xmlsec1"
