@@ -10,6 +10,8 @@ use std::fmt;
 pub enum Error {
     Xml(XmlError),
     Dsig(DsigError),
+    Saml(SamlError),
+    Config(ConfigError),
 }
 
 impl Error {
@@ -18,6 +20,8 @@ impl Error {
         match self {
             Error::Xml(e) => e.code(),
             Error::Dsig(e) => e.code(),
+            Error::Saml(e) => e.code(),
+            Error::Config(e) => e.code(),
         }
     }
 }
@@ -27,6 +31,8 @@ impl fmt::Display for Error {
         match self {
             Error::Xml(e) => e.fmt(f),
             Error::Dsig(e) => e.fmt(f),
+            Error::Saml(e) => e.fmt(f),
+            Error::Config(e) => e.fmt(f),
         }
     }
 }
@@ -42,6 +48,18 @@ impl From<XmlError> for Error {
 impl From<DsigError> for Error {
     fn from(e: DsigError) -> Self {
         Error::Dsig(e)
+    }
+}
+
+impl From<SamlError> for Error {
+    fn from(e: SamlError) -> Self {
+        Error::Saml(e)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
     }
 }
 
@@ -289,5 +307,171 @@ impl fmt::Display for DsigError {
             CertificateInvalid { detail } => write!(f, "certificate not readable: {detail}"),
             UnsupportedKey { detail } => write!(f, "certificate key not supported: {detail}"),
         }
+    }
+}
+
+/// A verified document is not an acceptable SAML Response for this connector, request and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SamlError {
+    ResponseEncoding { detail: String },
+    NotAResponse { found: String },
+    MissingAttribute { element: &'static str, attribute: &'static str },
+    UnsupportedVersion { version: String },
+    StatusMissing,
+    StatusNotSuccess { status: String, detail: Option<String>, message: Option<String> },
+    AssertionCount { found: usize },
+    EncryptedAssertionUnsupported,
+    AssertionUnsigned,
+    ResponseSignatureRequired,
+    AssertionSignatureRequired,
+    IssuerMissing { element: &'static str },
+    IssuerMismatch { element: &'static str, found: String, expected: String },
+    DestinationMissing,
+    DestinationMismatch { found: String, expected: String },
+    NameIdMissing,
+    EncryptedIdUnsupported,
+    BearerConfirmationMissing,
+    RecipientMismatch { found: String, expected: String },
+    ConfirmationExpired { not_on_or_after: String },
+    ConfirmationNotYetValid { not_before: String },
+    InResponseToMismatch { found: String, expected: String },
+    InResponseToMissing { expected: String },
+    InResponseToUnexpected { found: String },
+    Unsolicited,
+    ConditionsMissing,
+    NotYetValid { not_before: String },
+    Expired { not_on_or_after: String },
+    AudienceMissing,
+    AudienceMismatch { found: Vec<String>, expected: String },
+    AuthnStatementMissing,
+    SessionExpired { session_not_on_or_after: String },
+    InvalidTime { field: &'static str, value: String },
+}
+
+impl SamlError {
+    pub fn code(&self) -> &'static str {
+        use SamlError::*;
+        match self {
+            ResponseEncoding { .. } => "saml.response_encoding",
+            NotAResponse { .. } => "saml.not_a_response",
+            MissingAttribute { .. } => "saml.missing_attribute",
+            UnsupportedVersion { .. } => "saml.version",
+            StatusMissing => "saml.status_missing",
+            StatusNotSuccess { .. } => "saml.status",
+            AssertionCount { .. } => "saml.assertion_count",
+            EncryptedAssertionUnsupported => "saml.encrypted_assertion_unsupported",
+            AssertionUnsigned => "saml.assertion_unsigned",
+            ResponseSignatureRequired => "saml.response_signature_required",
+            AssertionSignatureRequired => "saml.assertion_signature_required",
+            IssuerMissing { .. } => "saml.issuer_missing",
+            IssuerMismatch { .. } => "saml.issuer_mismatch",
+            DestinationMissing => "saml.destination_missing",
+            DestinationMismatch { .. } => "saml.destination_mismatch",
+            NameIdMissing => "saml.name_id_missing",
+            EncryptedIdUnsupported => "saml.encrypted_id_unsupported",
+            BearerConfirmationMissing => "saml.bearer_confirmation_missing",
+            RecipientMismatch { .. } => "saml.recipient_mismatch",
+            ConfirmationExpired { .. } => "saml.confirmation_expired",
+            ConfirmationNotYetValid { .. } => "saml.confirmation_not_yet_valid",
+            InResponseToMismatch { .. } => "saml.in_response_to_mismatch",
+            InResponseToMissing { .. } => "saml.in_response_to_missing",
+            InResponseToUnexpected { .. } => "saml.in_response_to_unexpected",
+            Unsolicited => "saml.unsolicited",
+            ConditionsMissing => "saml.conditions_missing",
+            NotYetValid { .. } => "saml.not_yet_valid",
+            Expired { .. } => "saml.expired",
+            AudienceMissing => "saml.audience_missing",
+            AudienceMismatch { .. } => "saml.audience_mismatch",
+            AuthnStatementMissing => "saml.authn_statement_missing",
+            SessionExpired { .. } => "saml.session_expired",
+            InvalidTime { .. } => "saml.invalid_time",
+        }
+    }
+}
+
+impl fmt::Display for SamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use SamlError::*;
+        match self {
+            ResponseEncoding { detail } => write!(f, "SAMLResponse is not base64-encoded XML: {detail}"),
+            NotAResponse { found } => write!(f, "expected a samlp:Response, found <{found}>"),
+            MissingAttribute { element, attribute } => write!(f, "{element} has no {attribute} attribute"),
+            UnsupportedVersion { version } => write!(f, "SAML Version {version:?} is not 2.0"),
+            StatusMissing => write!(f, "the Response has no Status/StatusCode"),
+            StatusNotSuccess { status, detail, message } => {
+                write!(f, "the IdP answered {status}")?;
+                if let Some(detail) = detail {
+                    write!(f, " ({detail})")?;
+                }
+                if let Some(message) = message {
+                    write!(f, ": {message}")?;
+                }
+                Ok(())
+            }
+            AssertionCount { found } => write!(f, "a Response must carry exactly one Assertion, found {found}"),
+            EncryptedAssertionUnsupported => write!(f, "the Assertion is encrypted, and this connector has no decryption key"),
+            AssertionUnsigned => write!(f, "the Assertion is not covered by any signature"),
+            ResponseSignatureRequired => write!(f, "the connector requires a signed Response (wantResponseSigned)"),
+            AssertionSignatureRequired => write!(f, "the connector requires a signed Assertion (wantAssertionsSigned)"),
+            IssuerMissing { element } => write!(f, "the {element} has no Issuer"),
+            IssuerMismatch { element, found, expected } => write!(f, "{element} Issuer is {found:?}, expected {expected:?}"),
+            DestinationMissing => write!(f, "a signed Response must name its Destination"),
+            DestinationMismatch { found, expected } => write!(f, "Destination is {found:?}, expected the ACS URL {expected:?}"),
+            NameIdMissing => write!(f, "the Assertion's Subject has no NameID"),
+            EncryptedIdUnsupported => write!(f, "the NameID is encrypted (EncryptedID), which is not supported"),
+            BearerConfirmationMissing => write!(f, "the Subject has no bearer SubjectConfirmation with SubjectConfirmationData"),
+            RecipientMismatch { found, expected } => write!(f, "SubjectConfirmationData Recipient is {found:?}, expected the ACS URL {expected:?}"),
+            ConfirmationExpired { not_on_or_after } => write!(f, "SubjectConfirmationData expired at {not_on_or_after}"),
+            ConfirmationNotYetValid { not_before } => write!(f, "SubjectConfirmationData is not valid before {not_before}"),
+            InResponseToMismatch { found, expected } => write!(f, "InResponseTo is {found:?}, but this browser's request was {expected:?}"),
+            InResponseToMissing { expected } => write!(f, "the response does not say it answers request {expected:?} (no InResponseTo)"),
+            InResponseToUnexpected { found } => write!(f, "the response answers request {found:?}, which this browser did not send (replayed or for another session)"),
+            Unsolicited => write!(f, "unsolicited (IdP-initiated) responses are not allowed for this connector (allowIdpInitiated)"),
+            ConditionsMissing => write!(f, "the Assertion has no Conditions"),
+            NotYetValid { not_before } => write!(f, "the Assertion is not valid before {not_before}"),
+            Expired { not_on_or_after } => write!(f, "the Assertion expired at {not_on_or_after}"),
+            AudienceMissing => write!(f, "the Assertion has no AudienceRestriction"),
+            AudienceMismatch { found, expected } => write!(f, "the Assertion is for audience {found:?}, not this SP ({expected:?})"),
+            AuthnStatementMissing => write!(f, "the Assertion has no AuthnStatement"),
+            SessionExpired { session_not_on_or_after } => write!(f, "the IdP session ended at {session_not_on_or_after} (SessionNotOnOrAfter)"),
+            InvalidTime { field, value } => write!(f, "{field} is not a valid UTC dateTime: {value:?}"),
+        }
+    }
+}
+
+/// One problem with a connector configuration, naming its field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// A connector configuration that cannot be used; every problem is listed at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub connector: Option<String>,
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl ConfigError {
+    pub fn code(&self) -> &'static str {
+        "config.invalid"
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.connector {
+            Some(id) => write!(f, "connector {id:?} is misconfigured: ")?,
+            None => write!(f, "connector config is invalid: ")?,
+        }
+        let problems: Vec<String> = self.problems.iter().map(|p| p.to_string()).collect();
+        write!(f, "{}", problems.join("; "))
     }
 }
