@@ -88,6 +88,27 @@ impl TrustedKey {
     }
 }
 
+/// What a configured certificate says about itself, for warnings and metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateInfo {
+    pub subject: String,
+    /// Validity, in Unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+impl CertificateInfo {
+    pub fn from_der(der: &[u8]) -> Result<CertificateInfo, DsigError> {
+        let (_, certificate) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| DsigError::CertificateInvalid { detail: e.to_string() })?;
+        Ok(CertificateInfo {
+            subject: certificate.subject().to_string(),
+            not_before: certificate.validity().not_before.timestamp(),
+            not_after: certificate.validity().not_after.timestamp(),
+        })
+    }
+}
+
 /// RSA PKCS#1 v1.5 signature verification, behind a trait so that a measured, faster
 /// backend (issue 5) can replace the default without touching the verifier.
 pub trait RsaVerifier: Sync {
@@ -121,7 +142,8 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const PEM_END: &str = "-----END CERTIFICATE-----";
 
-fn certificate_ders(text: &str) -> Result<Vec<Vec<u8>>, DsigError> {
+/// The DER certificates in `text`: PEM blocks, or the bare base64 of one certificate.
+pub fn certificate_ders(text: &str) -> Result<Vec<Vec<u8>>, DsigError> {
     let decode = |b64: &str| -> Result<Vec<u8>, DsigError> {
         let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
         base64::engine::general_purpose::STANDARD

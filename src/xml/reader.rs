@@ -391,15 +391,22 @@ fn check_ncname(part: &str, whole: &str) -> Result<(), XmlError> {
     }
 }
 
-/// A practical NCName test: the ASCII rules exactly, any non-ASCII letter allowed.
+/// NCName per XML 1.0 (fifth edition) `NameStartChar` / `NameChar`, minus the colon.
 fn is_ncname(s: &str) -> bool {
     let mut chars = s.chars();
-    let Some(first) = chars.next() else { return false };
-    let start_ok = first == '_' || first.is_ascii_alphabetic() || (!first.is_ascii() && first.is_alphabetic());
-    start_ok
-        && chars.all(|c| {
-            c == '_' || c == '-' || c == '.' || c.is_ascii_alphanumeric() || (!c.is_ascii() && (c.is_alphanumeric() || c == '\u{b7}'))
-        })
+    chars.next().is_some_and(is_name_start_char) && chars.all(|c| is_name_start_char(c) || is_name_char_extra(c))
+}
+
+fn is_name_start_char(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}'
+        | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+fn is_name_char_extra(c: char) -> bool {
+    matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
 
 #[cfg(test)]
@@ -455,6 +462,16 @@ mod tests {
         assert_eq!(code("<?xml version='1.1'?><a/>"), "xml.unsupported_version");
         assert_eq!(code("<a>\u{1}</a>"), "xml.invalid_char");
         assert_eq!(code("<a b='<'/>"), "xml.malformed");
+    }
+
+    #[test]
+    fn names_follow_xml_10_fifth_edition() {
+        assert_eq!(code("<e\u{301}/>"), "ok");
+        assert_eq!(code("<a\u{203F}b/>"), "ok");
+        assert_eq!(code("<\u{e9}t\u{e9} x\u{b7}y='1'/>"), "ok");
+        assert_eq!(code("<1a/>"), "xml.invalid_name");
+        assert_eq!(code("<a x:='1'/>"), "xml.invalid_name");
+        assert_eq!(code("<-a/>"), "xml.invalid_name");
     }
 
     #[test]
