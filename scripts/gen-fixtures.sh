@@ -556,6 +556,129 @@ doc | write_tpl shibboleth
 fixture shibboleth idp-rsa2048 A
 
 # ---------------------------------------------------------------------------
+# SAML profile fixtures (signed/profile/): each is the baseline
+# assertion-rsa-sha256 document (Assertion signed, idp-rsa2048, RSA-SHA256,
+# exc-c14n) with exactly one deviation, so that one validator check can be
+# tested while the signature still verifies.
+# ---------------------------------------------------------------------------
+mkdir -p "$TPL/profile" "$OUT/profile" "$WORK/profile"
+
+# deviate COUNT REGEX REPLACEMENT : stdin -> stdout, every match of the Perl
+# REGEX (/s; use \K to keep a prefix) is replaced by the literal REPLACEMENT;
+# fails unless the REGEX matches exactly COUNT times.
+deviate() {
+    N="$1" FROM="$2" TO="$3" perl -0777 -pe '
+        my $n = () = /$ENV{FROM}/gs;
+        die "deviate: /$ENV{FROM}/ matched $n times, expected $ENV{N}\n" unless $n == $ENV{N};
+        s/$ENV{FROM}/$ENV{TO}/gs;'
+}
+
+# baseline document (= assertion-rsa-sha256)
+profile_base() {
+    reset_doc
+    A_SIG="$(sig_std "$ASSERT_ID" "$RSA_SHA256" "$SHA256" keyinfo)"
+    ATTRS="$(generic_attrs)"
+}
+
+# --- unsolicited (IdP-initiated): no InResponseTo on Response nor SubjectConfirmationData
+profile_base
+doc | deviate 2 ' InResponseTo="[^"]*"' '' | write_tpl profile/idp-initiated
+fixture profile/idp-initiated idp-rsa2048 A
+
+# --- only the Response signed (like response-rsa-sha256), no Destination ----
+reset_doc
+R_SIG="$(sig_std "$RESP_ID" "$RSA_SHA256" "$SHA256" keyinfo)"
+ATTRS="$(generic_attrs)"
+doc | deviate 1 ' Destination="[^"]*"' '' | write_tpl profile/response-signed-no-destination
+fixture profile/response-signed-no-destination idp-rsa2048 R
+
+# --- the only SubjectConfirmation is holder-of-key (SubjectConfirmationData kept)
+profile_base
+doc | deviate 1 'Method="urn:oasis:names:tc:SAML:2\.0:cm:bearer"' \
+        'Method="urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"' | write_tpl profile/holder-of-key-only
+fixture profile/holder-of-key-only idp-rsa2048 A
+
+# --- bearer SubjectConfirmation without SubjectConfirmationData -------------
+profile_base
+doc | deviate 1 '<saml:SubjectConfirmation [^>]*\K>\s*<saml:SubjectConfirmationData [^>]*/>\s*</saml:SubjectConfirmation>' '/>' \
+    | write_tpl profile/no-subject-confirmation-data
+fixture profile/no-subject-confirmation-data idp-rsa2048 A
+
+# --- SubjectConfirmationData also has NotBefore ------------------------------
+SCD_NOT_BEFORE="2026-01-01T00:03:00Z"
+profile_base
+doc | deviate 1 '<saml:SubjectConfirmationData \K' "NotBefore=\"$SCD_NOT_BEFORE\" " \
+    | write_tpl profile/confirmation-not-before
+fixture profile/confirmation-not-before idp-rsa2048 A
+
+# --- no Conditions ------------------------------------------------------------
+profile_base
+doc | deviate 1 '\n    <saml:Conditions .*?</saml:Conditions>' '' | write_tpl profile/no-conditions
+fixture profile/no-conditions idp-rsa2048 A
+
+# --- Conditions (NotBefore/NotOnOrAfter kept) without AudienceRestriction ----
+profile_base
+doc | deviate 1 '<saml:Conditions [^>]*\K>.*?</saml:Conditions>' '/>' | write_tpl profile/no-audience-restriction
+fixture profile/no-audience-restriction idp-rsa2048 A
+
+# --- a second AudienceRestriction that does not name us (all must hold) ------
+profile_base
+doc | deviate 1 '</saml:AudienceRestriction>\K' $'\n      <saml:AudienceRestriction>\n        <saml:Audience>https://other.example.test</saml:Audience>\n      </saml:AudienceRestriction>' \
+    | write_tpl profile/two-audience-restrictions
+fixture profile/two-audience-restrictions idp-rsa2048 A
+
+# --- no AuthnStatement ------------------------------------------------------
+profile_base
+doc | deviate 1 '\n    <saml:AuthnStatement .*?</saml:AuthnStatement>' '' | write_tpl profile/no-authn-statement
+fixture profile/no-authn-statement idp-rsa2048 A
+
+# --- Subject without NameID (SubjectConfirmation kept) ----------------------
+profile_base
+doc | deviate 1 '\n      <saml:NameID .*?</saml:NameID>' '' | write_tpl profile/no-name-id
+fixture profile/no-name-id idp-rsa2048 A
+
+# --- EncryptedID (empty EncryptedData) instead of NameID ---------------------
+profile_base
+doc | deviate 1 '<saml:NameID .*?</saml:NameID>' \
+        '<saml:EncryptedID><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedID>' \
+    | write_tpl profile/encrypted-id
+fixture profile/encrypted-id idp-rsa2048 A
+
+# --- unparsable Conditions NotOnOrAfter -------------------------------------
+profile_base
+doc | deviate 1 '<saml:Conditions [^>]*NotOnOrAfter="\K[^"]*' 'tomorrow' | write_tpl profile/bad-time
+fixture profile/bad-time idp-rsa2048 A
+
+# --- Assertion without Issuer (ds:Signature becomes its first child) --------
+profile_base
+doc | deviate 1 '<saml:Assertion [^>]*>\n    \K<saml:Issuer>[^<]*</saml:Issuer>' '' | write_tpl profile/no-assertion-issuer
+fixture profile/no-assertion-issuer idp-rsa2048 A
+
+# --- NameID with an empty comment inside: the signed (comment-free) value is
+#     alice@example.com.evil.test; reading only the first text node gives alice@example.com
+profile_base
+NAMEID_VAL="$NAMEID<!---->.evil.test"
+doc | write_tpl profile/comment-in-name-id
+fixture profile/comment-in-name-id idp-rsa2048 A
+
+# --- persistent opaque NameID; the email is only in the `email` attribute ---
+profile_base
+NAMEID_FMT="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+NAMEID_VAL="8f14e45f-ceea-467f-a0e6-6b5c9d1e3a2b"
+doc | write_tpl profile/nameid-persistent-attributes-only
+fixture profile/nameid-persistent-attributes-only idp-rsa2048 A
+
+# --- IdP failure: Status Responder/AuthnFailed + StatusMessage, no Assertion.
+#     Unsigned: written straight to signed/profile/ (no template, nothing to sign).
+reset_doc
+doc | deviate 1 '<samlp:StatusCode Value="[^"]*"/>' \
+        $'<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder">\n      <samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"/>\n    </samlp:StatusCode>\n    <samlp:StatusMessage>User cancelled</samlp:StatusMessage>' \
+    | deviate 1 '\n  <saml:Assertion .*?</saml:Assertion>' '' > "$WORK/profile/status-responder.xml"
+cmp -s "$WORK/profile/status-responder.xml" "$OUT/profile/status-responder.xml" \
+    || cp "$WORK/profile/status-responder.xml" "$OUT/profile/status-responder.xml"
+printf '  ok  %-40s unsigned (IdP error response)\n' "profile/status-responder.xml"
+
+# ---------------------------------------------------------------------------
 # 5. Negative self-checks (wrong key must not verify)
 # ---------------------------------------------------------------------------
 must_not_verify assertion-keyinfo-attacker idp-rsa2048 A

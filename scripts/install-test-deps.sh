@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a bare Debian machine, and nothing that is already there:
-# the oracles (xmlsec1, xmllint), the wasm targets, and cargo-fuzz. Safe to rerun.
+# the oracles (xmlsec1, xmllint), SimpleSAMLphp as the real IdP, the wasm targets and
+# cargo-fuzz. Safe to rerun.
 set -euo pipefail
 
 log() { printf '[install-test-deps] %s\n' "$*"; }
@@ -16,6 +17,9 @@ if ((${#need_apt[@]})); then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+
+# The real IdP for interop and end-to-end tests (PHP's built-in server, no Apache).
+"$(dirname "$0")/simplesamlphp/install.sh"
 
 for target in wasm32-unknown-unknown wasm32-wasip2; do
   if ! rustup target list --installed | grep -qx "$target"; then

@@ -189,8 +189,6 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
         return Err(SamlError::NameIdMissing.into());
     }
 
-    let in_response_to = check_subject_confirmation(response, subject, connector, expect)?;
-
     let conditions = assertion.children_named(ASSERTION_NS, "Conditions").next().ok_or(SamlError::ConditionsMissing)?;
     if let Some(not_before) = time_attribute(conditions, "NotBefore", "Conditions NotBefore")? {
         if expect.now.plus_millis(skew) < not_before {
@@ -204,6 +202,8 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
         }
     }
     check_audience(conditions, &connector.entity_id)?;
+
+    let in_response_to = check_subject_confirmation(response, subject, connector, expect)?;
 
     let authn = assertion.children_named(ASSERTION_NS, "AuthnStatement").next().ok_or(SamlError::AuthnStatementMissing)?;
     let session_not_on_or_after = time_attribute(authn, "SessionNotOnOrAfter", "AuthnStatement SessionNotOnOrAfter")?;

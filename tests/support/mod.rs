@@ -1,0 +1,72 @@
+//! Shared test support: the SimpleSAMLphp IdP on loopback (scripts/simplesamlphp/).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+pub const IDP_PORT: u16 = 8080;
+pub const IDP_BASE: &str = "http://127.0.0.1:8080";
+pub const IDP_ENTITY_ID: &str = "http://127.0.0.1:8080/saml2/idp/metadata.php";
+pub const IDP_SSO: &str = "http://127.0.0.1:8080/saml2/idp/SSOService.php";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(mut command: Command, what: &str) -> String {
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    if !output.status.success() {
+        panic!(
+            "{what} failed ({}):\n{}\n{}\n(install the test tools with scripts/install-test-deps.sh)",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Starts (or reuses) the IdP; every test binary shares one state directory, so the IdP
+/// key is the same for all of them.
+pub fn start_idp() -> PathBuf {
+    let state = repo().join("target/simplesamlphp-state");
+    let mut command = Command::new(repo().join("scripts/simplesamlphp/start.sh"));
+    command.arg(&state).arg(IDP_PORT.to_string());
+    run(command, "starting SimpleSAMLphp");
+    state
+}
+
+/// Registers (or replaces) an SP at the IdP.
+pub fn add_sp(state: &PathBuf, sp: serde_json::Value) {
+    let mut command = Command::new(repo().join("scripts/simplesamlphp/add-sp.sh"));
+    command.arg(state).arg(sp.to_string());
+    run(command, "registering the SP at SimpleSAMLphp");
+}
+
+/// Signs in through the IdP's real login form; returns (action, SAMLResponse, RelayState).
+pub fn login(url: &str, user: &str, password: &str) -> (String, String, Option<String>) {
+    let mut command = Command::new("python3");
+    command.arg(repo().join("scripts/simplesamlphp/login.py")).args(["--url", url, "--user", user, "--password", password]);
+    let out: serde_json::Value = serde_json::from_str(&run(command, "login.py")).expect("login.py JSON");
+    (
+        out["action"].as_str().unwrap_or_default().to_string(),
+        out["SAMLResponse"].as_str().unwrap_or_default().to_string(),
+        out["RelayState"].as_str().map(String::from),
+    )
+}
+
+/// The IdP's metadata XML, fetched over HTTP like an admin would.
+pub fn idp_metadata() -> String {
+    let mut command = Command::new("python3");
+    command.args(["-c", "import sys,urllib.request;sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())", IDP_ENTITY_ID]);
+    run(command, "fetching IdP metadata")
+}
+
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
