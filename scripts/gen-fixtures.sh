@@ -649,6 +649,11 @@ profile_base
 doc | deviate 1 '<saml:Conditions [^>]*NotOnOrAfter="\K[^"]*' 'tomorrow' | write_tpl profile/bad-time
 fixture profile/bad-time idp-rsa2048 A
 
+# --- IdP session already over (SessionNotOnOrAfter before the validation time) -----
+profile_base
+doc | deviate 1 'SessionNotOnOrAfter="\K[^"]*' '2026-01-01T00:00:30Z' | write_tpl profile/session-expired
+fixture profile/session-expired idp-rsa2048 A
+
 # --- Assertion without Issuer (ds:Signature becomes its first child) --------
 profile_base
 doc | deviate 1 '<saml:Assertion [^>]*>\n    \K<saml:Issuer>[^<]*</saml:Issuer>' '' | write_tpl profile/no-assertion-issuer
