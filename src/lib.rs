@@ -9,6 +9,8 @@ pub mod c14n;
 pub mod dsig;
 pub mod error;
 pub mod saml;
+pub mod service;
+pub mod session;
 pub mod url;
 pub mod xml;
 

@@ -2,6 +2,7 @@
 //! verified Response into an identity. Nothing here touches HTTP.
 
 pub mod config;
+pub mod authn_request;
 pub mod metadata;
 pub mod response;
 pub mod time;
