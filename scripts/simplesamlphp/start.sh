@@ -97,6 +97,14 @@ fi
 mkdir -p "$STATE"/{config/metadata,cert,log,data,tmp,sessions}
 chmod 700 "$STATE/cert" "$STATE/sessions"
 
+# The repo's test-only IdP key, so that kv-seed/ connectors can trust this IdP on any
+# machine (IDP_KEY_DIR= to generate a fresh one instead).
+IDP_KEY_DIR="${IDP_KEY_DIR-$(cd "$(dirname "$0")" && pwd)/test-idp}"
+if { [ ! -s "$CERT" ] || [ ! -s "$KEY" ]; } && [ -n "$IDP_KEY_DIR" ] && [ -s "$IDP_KEY_DIR/idp.crt" ]; then
+  cp "$IDP_KEY_DIR/idp.crt" "$CERT"
+  cp "$IDP_KEY_DIR/idp.key" "$KEY"
+  chmod 600 "$KEY"
+fi
 if [ ! -s "$CERT" ] || [ ! -s "$KEY" ]; then
   log "generating IdP key and certificate in $STATE/cert"
   openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \

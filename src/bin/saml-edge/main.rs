@@ -3,6 +3,7 @@
 //!   saml-edge verify --connector FILE [--now RFC3339] [--request-id ID] RESPONSE|-
 //!   saml-edge check-config [--now RFC3339] [--json] FILE
 //!   saml-edge metadata --connector FILE
+//!   saml-edge dev [--port 8787] [--seed kv-seed]     the native dev server
 //!
 //! Exit codes: 0 valid, 1 rejected (JSON on stdout says why), 2 bad usage.
 
@@ -13,6 +14,9 @@ fn main() {}
 fn main() {
     std::process::exit(cli::run(std::env::args().skip(1).collect()));
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+mod dev;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
@@ -28,7 +32,8 @@ mod cli {
   saml-edge verify --connector FILE [--now RFC3339] [--request-id ID] RESPONSE|-
       RESPONSE: a file with the SAMLResponse value as POSTed (base64) or raw XML; - for stdin
   saml-edge check-config [--now RFC3339] [--json] FILE
-  saml-edge metadata --connector FILE";
+  saml-edge metadata --connector FILE
+  saml-edge dev [--port 8787] [--seed kv-seed]";
 
     /// Exit code 2 with a message: the command line itself is wrong.
     struct Usage(String);
@@ -38,6 +43,7 @@ mod cli {
             Some("verify") => verify(&args[1..]),
             Some("check-config") => check_config(&args[1..]),
             Some("metadata") => sp_metadata(&args[1..]),
+            Some("dev") => dev_server(&args[1..]),
             Some("-h" | "--help" | "help") => {
                 println!("{USAGE}");
                 Ok(0)
@@ -218,6 +224,19 @@ mod cli {
             warnings.push(ConfigProblem { field: certificate.source.to_string(), message });
         }
         warnings
+    }
+
+    fn dev_server(args: &[String]) -> Result<i32, Usage> {
+        let args = parse(args, &["port", "seed"], &[])?;
+        let port: u16 = args.value("port").unwrap_or("8787").parse().map_err(|_| Usage("--port takes a number".into()))?;
+        let seed = args.value("seed").unwrap_or("kv-seed");
+        match super::dev::serve(port, Path::new(seed)) {
+            Ok(()) => Ok(0),
+            Err(message) => {
+                eprintln!("saml-edge dev: {message}");
+                Ok(1)
+            }
+        }
     }
 
     fn sp_metadata(args: &[String]) -> Result<i32, Usage> {
