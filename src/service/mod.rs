@@ -141,7 +141,7 @@ fn misconfigured(detail: impl Into<String>) -> Failure {
 
 /// Handle one request. Never panics on input; every refusal is a page or JSON with a code.
 pub async fn handle(env: &impl Env, request: Request) -> Response {
-    let wants_json = request.header("accept").is_some_and(|a| a.contains("application/json"));
+    let wants_json = request.wants_json();
     let route = route(&request);
     let result = match Settings::from_env(env, &request) {
         Ok(settings) => dispatch(env, &request, &settings, route).await,
@@ -411,7 +411,7 @@ async fn sign_out(env: &impl Env, request: &Request, settings: &Settings) -> Res
         }
         Err(message) => {
             // Signed out all the same; only the redirect is refused.
-            let mut response = pages::failure(&Failure::new(400, "redirect.not_allowed", message), false);
+            let mut response = pages::failure(&Failure::new(400, "redirect.not_allowed", message), request.wants_json());
             response.headers.push(("set-cookie".into(), clear));
             Ok(response)
         }
@@ -460,6 +460,11 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The client asked for JSON (API clients) rather than an HTML page.
+    pub fn wants_json(&self) -> bool {
+        self.header("accept").is_some_and(|a| a.contains("application/json"))
     }
 
     /// The path, without query or fragment.
