@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod c14n;
+pub mod edge;
 pub mod dsig;
 pub mod error;
 pub mod saml;
