@@ -1,0 +1,116 @@
+//! Exports one function per measured operation; `scripts/bench-edge.mjs` calls them in a
+//! loop under Node (V8, the engine inside workerd) and reports time per call.
+
+use base64::Engine as _;
+use saml_edge::dsig::algorithms::RSA_PKCS1_SHA256;
+use saml_edge::dsig::{RsaVerifier, RustCryptoRsa, TrustedKey};
+use saml_edge::saml::response::{decode_posted, Expectation};
+use saml_edge::saml::{validate_response, Connector, Instant};
+use saml_edge::service::{self, Env, Request};
+use std::sync::OnceLock;
+use wasm_bindgen::prelude::*;
+
+const RESPONSE: &str = include_str!("../../../tests/fixtures/signed/assertion-rsa-sha256-large.xml");
+const CONNECTOR: &str = include_str!("../../../tests/fixtures/connectors/acme.json");
+const NOW: &str = "2026-01-01T00:01:00Z";
+
+struct Fixture {
+    posted: String,
+    connector: Connector,
+    request: Request,
+    env: BenchEnv,
+    rsa: (TrustedKey, Vec<u8>, Vec<u8>),
+}
+
+struct BenchEnv;
+
+impl Env for BenchEnv {
+    async fn kv_get(&self, key: &str) -> Result<Option<String>, String> {
+        Ok((key == "connector:acme").then(|| CONNECTOR.to_string()))
+    }
+    fn now(&self) -> Instant {
+        Instant::parse(NOW).expect("time")
+    }
+    fn random(&self, out: &mut [u8]) -> Result<(), String> {
+        out.fill(7);
+        Ok(())
+    }
+    fn var(&self, name: &str) -> Option<String> {
+        match name {
+            "SESSION_SIGNING_KEY" => Some(base64::engine::general_purpose::STANDARD.encode([9u8; 32])),
+            "PUBLIC_ORIGIN" => Some("https://sp.example.test".into()),
+            _ => None,
+        }
+    }
+    fn log(&self, _line: &str) {}
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let posted = base64::engine::general_purpose::STANDARD.encode(RESPONSE);
+        let connector = Connector::from_json("acme", CONNECTOR).expect("connector").0;
+        let keys = saml_edge::session::SessionKeys::from_seed([9u8; 32]);
+        let now = Instant::parse(NOW).expect("time");
+        let sealed = keys.seal(&serde_json::json!({"rid": "_req-7f3c2a", "cid": "acme", "rt": "https://sp.example.test/", "exp": now.unix_seconds() + 600}));
+        let body = format!("SAMLResponse={}&RelayState=r1", saml_edge::saml::authn_request::url_encode(&posted));
+        let request = Request {
+            method: "POST".into(),
+            url: "https://sp.example.test/api/authn/saml/acme".into(),
+            headers: vec![("content-type".into(), "application/x-www-form-urlencoded".into()), ("cookie".into(), format!("saml_req_r1={sealed}"))],
+            body: body.into_bytes(),
+        };
+        // One RSA-2048/SHA-256 signature to verify on its own: the SignedInfo's.
+        let key = connector.trusted_keys().remove(0);
+        let (digest, signature) = signed_info_digest_and_signature();
+        Fixture { posted, connector, request, env: BenchEnv, rsa: (key, digest, signature) }
+    })
+}
+
+fn signed_info_digest_and_signature() -> (Vec<u8>, Vec<u8>) {
+    use saml_edge::c14n::{self, Method};
+    use saml_edge::xml::{Document, Limits};
+    let doc = Document::parse(RESPONSE.as_bytes(), &Limits::default()).expect("parse");
+    let dsig = "http://www.w3.org/2000/09/xmldsig#";
+    let signed_info = doc.elements().find(|e| e.is(dsig, "SignedInfo")).expect("SignedInfo");
+    let canonical = c14n::element_to_vec(signed_info, &Method { exclusive: true, ..Method::default() }, None);
+    let digest = saml_edge::dsig::algorithms::HashAlgorithm::Sha256.digest(&canonical);
+    let value = doc.elements().find(|e| e.is(dsig, "SignatureValue")).expect("SignatureValue").text();
+    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    (digest, base64::engine::general_purpose::STANDARD.decode(compact).expect("base64"))
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+/// Builds the fixture (parses the connector and certificate): part of a cold start.
+#[wasm_bindgen]
+pub fn prepare() -> usize {
+    fixture().posted.len()
+}
+
+#[wasm_bindgen]
+pub fn rsa2048_verify() -> bool {
+    let (key, digest, signature) = &fixture().rsa;
+    key.verify(&RSA_PKCS1_SHA256, digest, signature, &RustCryptoRsa as &dyn RsaVerifier)
+}
+
+#[wasm_bindgen]
+pub fn validate_response_8kb() -> bool {
+    let f = fixture();
+    let xml = decode_posted(&f.posted).expect("decode");
+    validate_response(&xml, &f.connector, Expectation { now: Instant::parse(NOW).expect("time"), request_id: Some("_req-7f3c2a") }).is_ok()
+}
+
+#[wasm_bindgen]
+pub fn acs_request_8kb() -> u16 {
+    let f = fixture();
+    block_on(service::handle(&f.env, f.request.clone())).status
+}

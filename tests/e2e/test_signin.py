@@ -1,0 +1,633 @@
+#!/usr/bin/env python3
+"""End-to-end sign-in tests (issue 4): a browser, the real SimpleSAMLphp IdP, and one
+saml-edge target behind a base URL.
+
+    SP_BASE=http://127.0.0.1:8787 python3 -m unittest -v tests/e2e/test_signin.py
+
+(`scripts/e2e [native]` starts the IdP and the target, then runs this.)
+
+The suite only speaks HTTP to SP_BASE (and to the IdP through
+scripts/simplesamlphp/login.py), so the same file runs unchanged against the native dev
+server, a Cloudflare Worker (wrangler/workerd) and a Spin component: no logs, no
+timings, no files of the target are read, and nothing depends on how a host spells its
+headers. Each "browser" is one cookie jar; redirects are never followed automatically,
+every hop is asserted and followed by hand.
+
+Needs the two kv-seed connectors registered at the IdP for SP_BASE (scripts/dev-idp
+does it): `simplesamlphp` (alice, example.com, IdP-initiated allowed) and
+`simplesamlphp-signed` (bob, example.org, signed AuthnRequests, no IdP-initiated).
+Python 3 standard library, plus PyJWT with cryptography for the JWKS test.
+"""
+
+import base64
+import http.cookiejar
+import json
+import os
+import re
+import subprocess
+import sys
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+SP_BASE = os.environ.get("SP_BASE", "http://127.0.0.1:8787").rstrip("/")
+IDP_BASE = os.environ.get("IDP_BASE", "http://127.0.0.1:8080").rstrip("/")
+IDP_SSO = IDP_BASE + "/saml2/idp/SSOService.php"
+IDP_METADATA = IDP_BASE + "/saml2/idp/metadata.php"
+LOGIN_PY = Path(__file__).resolve().parents[2] / "scripts" / "simplesamlphp" / "login.py"
+TIMEOUT = 15  # seconds, per HTTP request
+
+PLAIN = "simplesamlphp"  # unsigned requests, allowIdpInitiated, example.com
+SIGNED = "simplesamlphp-signed"  # signed requests, no IdP-initiated, example.org
+PASSWORDS = {"alice": "alice-pass", "bob": "bob-pass"}
+ALICE_NAME = "Zoë O'Brien & <Co>"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+SESSION_COOKIE = "saml_edge_session"
+TRACKING_PREFIX = "saml_req_"
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+JSON_ACCEPT = "application/json"
+
+# Return URLs a browser could be tricked into leaving the origin with. Values as the
+# service receives them (after query decoding); they are percent-encoded when sent.
+REDIRECT_TRICKS = [
+    "//evil.test",
+    "///evil.test",
+    "/\\evil.test",
+    "\\\\evil.test",
+    "/%5cevil.test",
+    "/%5Cevil.test",
+    "/%2f%2fevil.test",
+    "javascript:alert(1)",
+    "https://evil.test/",
+    SP_BASE + ".evil.test/",
+    "https://user@evil.test",
+    SP_BASE + "@evil.test/",
+    "/\t/evil.test",
+    "/\n/evil.test",
+    "/\r/evil.test",
+    "data:text/html,x",
+]
+
+# Proxies from the environment must not capture loopback traffic (PyJWKClient and
+# login.py use urllib's defaults).
+for _var in ("no_proxy", "NO_PROXY"):
+    _hosts = [h for h in os.environ.get(_var, "").split(",") if h]
+    for _url in (SP_BASE, IDP_BASE):
+        _host = urllib.parse.urlsplit(_url).hostname
+        if _host and _host not in _hosts:
+            _hosts.append(_host)
+    os.environ[_var] = ",".join(_hosts)
+
+NOTES = []  # printed after the run (e.g. which code the cross-connector case produced)
+
+
+def acs_url(connector):
+    return f"{SP_BASE}/api/authn/saml/{connector}"
+
+
+def sign_in_url(connector, return_to=None):
+    url = f"{SP_BASE}/api/authn/saml/{connector}/sign-in"
+    return url if return_to is None else url + "?return_to=" + q(return_to)
+
+
+def entity_id(connector):
+    return acs_url(connector) + "/metadata"
+
+
+def q(value):
+    """Percent-encode a query value completely (`/`, `%`, `\\`, controls included)."""
+    return urllib.parse.quote(value, safe="")
+
+
+def origin(url):
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def query(url):
+    """Query parameters of a URL as a dict (each parameter once)."""
+    pairs = urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query, keep_blank_values=True)
+    names = [n for n, _ in pairs]
+    assert len(names) == len(set(names)), f"repeated query parameter in {url}"
+    return dict(pairs)
+
+
+def idp_initiated_url(connector, relay_state=None):
+    url = f"{IDP_SSO}?spentityid={q(entity_id(connector))}"
+    return url if relay_state is None else url + "&RelayState=" + q(relay_state)
+
+
+def parse_set_cookie(line):
+    first, *attrs = [p.strip() for p in line.split(";")]
+    name, _, value = first.partition("=")
+    parsed = {}
+    for attr in attrs:
+        key, _, val = attr.partition("=")
+        parsed[key.strip().lower()] = val.strip()
+    return name.strip(), value.strip(), parsed
+
+
+class Reply:
+    """One HTTP response, whatever its status."""
+
+    def __init__(self, method, url, status, headers, body):
+        self.method, self.url, self.status, self.headers, self.body = method, url, status, headers, body
+
+    def header(self, name):
+        return self.headers.get(name)
+
+    @property
+    def media_type(self):
+        return (self.header("content-type") or "").split(";")[0].strip().lower()
+
+    @property
+    def location(self):
+        """The Location header resolved against the request URL (absolute), or None."""
+        loc = self.header("location")
+        return None if loc is None else urllib.parse.urljoin(self.url, loc)
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body)
+
+    def set_cookie(self, name):
+        """(value, attributes) of the Set-Cookie for `name` in this response, or None."""
+        for line in self.headers.get_all("set-cookie") or []:
+            n, value, attrs = parse_set_cookie(line)
+            if n == name:
+                return value, attrs
+        return None
+
+    def error_code(self):
+        """The stable error code, from the JSON body or from the HTML page."""
+        if self.media_type == "application/json":
+            return self.json().get("error", {}).get("code")
+        m = re.search(r"<code>([a-z_]+\.[a-z_.]+)</code>", self.text)
+        return m.group(1) if m else None
+
+    def describe(self):
+        loc = self.header("location")
+        return (f"{self.method} {self.url} -> {self.status} {self.media_type or '-'}"
+                + (f", Location: {loc}" if loc else "")
+                + (f"\n{self.text[:600]}" if self.body else ""))
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Every 3xx comes back to the test as it is."""
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        return None
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+class Browser:
+    """One browser profile: a cookie jar, no automatic redirects, no proxies."""
+
+    def __init__(self):
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}),
+            urllib.request.HTTPCookieProcessor(self.jar),
+            _NoRedirect(),
+        )
+
+    def request(self, method, url, form=None, accept=BROWSER_ACCEPT, headers=None):
+        data = None
+        hdrs = {"Accept": accept, "User-Agent": "saml-edge-e2e"}
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode("ascii")
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        hdrs.update(headers or {})
+        req = urllib.request.Request(url, data=data, headers=hdrs, method=method)
+        try:
+            with self.opener.open(req, timeout=TIMEOUT) as resp:
+                return Reply(method, url, resp.status, resp.headers, resp.read())
+        except urllib.error.HTTPError as e:  # 3xx (not followed), 4xx, 5xx
+            with e:
+                return Reply(method, url, e.code, e.headers, e.read())
+
+    def get(self, url, **kw):
+        return self.request("GET", url, **kw)
+
+    def post(self, url, form, **kw):
+        return self.request("POST", url, form=form, **kw)
+
+    def follow(self, reply, **kw):
+        return self.get(reply.location, **kw)
+
+    def cookie(self, name):
+        for c in self.jar:
+            if c.name == name:
+                return c.value
+        return None
+
+    def cookie_names(self, prefix=""):
+        return sorted(c.name for c in self.jar if c.name.startswith(prefix))
+
+
+class IdpRefused(Exception):
+    pass
+
+
+def idp_login(url, user):
+    """Sign in at the IdP's login form (scripts/simplesamlphp/login.py); returns the
+    auto-POST form: {"action", "SAMLResponse", "RelayState"}."""
+    proc = subprocess.run(
+        [sys.executable, str(LOGIN_PY), "--url", url, "--user", user, "--password", PASSWORDS[user]],
+        capture_output=True, text=True, timeout=120,
+    )
+    if proc.returncode != 0:
+        raise IdpRefused(proc.stderr.strip() or f"login.py exited {proc.returncode}")
+    return json.loads(proc.stdout)
+
+
+def acs_form(form):
+    fields = {"SAMLResponse": form["SAMLResponse"]}
+    if form.get("RelayState") is not None:
+        fields["RelayState"] = form["RelayState"]
+    return fields
+
+
+class _FormParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.forms = []  # [{"action", "method", "inputs": {name: type}}]
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": a.get("action") or "", "method": (a.get("method") or "get").lower(), "inputs": {}})
+        elif tag == "input" and self.forms and a.get("name"):
+            self.forms[-1]["inputs"][a["name"]] = (a.get("type") or "text").lower()
+
+
+def setUpModule():
+    probe = Browser()
+    for what, url in (("saml-edge target (SP_BASE)", SP_BASE + "/.well-known/jwks.json"), ("SimpleSAMLphp IdP", IDP_METADATA)):
+        try:
+            reply = probe.get(url)
+        except OSError as e:
+            raise RuntimeError(f"{what} does not answer at {url}: {e} (scripts/e2e starts both)") from None
+        if reply.status != 200:
+            raise RuntimeError(f"{what} at {url} answered {reply.status}, not 200")
+
+
+def tearDownModule():
+    if NOTES:
+        sys.stderr.write("\nnotes:\n" + "".join(f"  {n}\n" for n in NOTES))
+
+
+class SignInCase(unittest.TestCase):
+    maxDiff = None
+
+    # --- helpers: each asserts its hops ----------------------------------------------
+
+    def login(self, url, user):
+        try:
+            return idp_login(url, user)
+        except IdpRefused as e:
+            self.fail(f"IdP login as {user} at {url} failed:\n{e}")
+
+    def assert_error(self, reply, status, code, as_json=True):
+        """A refusal: `status`, the stable `code`, JSON (Accept: application/json) or an
+        HTML page carrying the code."""
+        self.assertEqual(reply.status, status, reply.describe())
+        self.assertIsNone(reply.header("location"), reply.describe())
+        if as_json:
+            self.assertEqual(reply.media_type, "application/json", reply.describe())
+            body = reply.json()
+            self.assertEqual(body.get("error", {}).get("code"), code, reply.describe())
+            self.assertTrue(body["error"].get("message"), reply.describe())
+        else:
+            self.assertEqual(reply.media_type, "text/html", reply.describe())
+            self.assertIn(code, reply.text, reply.describe())
+
+    def assert_redirect_refused(self, reply, as_json=True):
+        if 300 <= reply.status < 400:
+            self.assertEqual(origin(reply.location or ""), origin(SP_BASE), "OPEN REDIRECT: " + reply.describe())
+        self.assert_error(reply, 400, "redirect.not_allowed", as_json=as_json)
+
+    def start_sign_in(self, browser, url, signed=False):
+        """GET a connector's sign-in URL: 302 to the IdP's SSO endpoint with an
+        AuthnRequest, and the tracking cookie for its RelayState. Returns (IdP URL,
+        RelayState)."""
+        reply = browser.get(url)
+        self.assertEqual(reply.status, 302, reply.describe())
+        idp_url = reply.location
+        self.assertTrue(idp_url.startswith(IDP_SSO + "?"), reply.describe())
+        params = query(idp_url)
+        self.assertTrue(params.get("SAMLRequest"), idp_url)
+        relay_state = params.get("RelayState")
+        self.assertTrue(relay_state, idp_url)
+        if signed:
+            self.assertEqual(params.get("SigAlg"), RSA_SHA256, idp_url)
+            self.assertTrue(params.get("Signature"), idp_url)
+            base64.b64decode(params["Signature"], validate=True)
+        else:
+            self.assertNotIn("Signature", params, idp_url)
+            self.assertNotIn("SigAlg", params, idp_url)
+        tracking = TRACKING_PREFIX + relay_state
+        set_cookie = reply.set_cookie(tracking)
+        self.assertIsNotNone(set_cookie, f"no tracking cookie {tracking}: " + reply.describe())
+        self.assertIn("httponly", set_cookie[1], set_cookie)
+        self.assertIsNotNone(browser.cookie(tracking), f"tracking cookie {tracking} not kept by the browser")
+        return idp_url, relay_state
+
+    def finish_sign_in(self, browser, form, connector, relay_state, return_url):
+        """POST the IdP's form to the ACS: 303 to `return_url`, session cookie set,
+        tracking cookie cleared."""
+        self.assertEqual(form["action"], acs_url(connector))
+        self.assertEqual(form["RelayState"], relay_state)
+        reply = browser.post(form["action"], acs_form(form))
+        self.assertEqual(reply.status, 303, reply.describe())
+        self.assertEqual(reply.location, return_url, reply.describe())
+        set_cookie = reply.set_cookie(SESSION_COOKIE)
+        self.assertIsNotNone(set_cookie, "no session cookie: " + reply.describe())
+        attrs = set_cookie[1]
+        self.assertIn("httponly", attrs, set_cookie)
+        self.assertEqual(attrs.get("samesite", "").lower(), "lax", set_cookie)
+        self.assertEqual(attrs.get("path"), "/", set_cookie)
+        self.assertTrue(browser.cookie(SESSION_COOKIE))
+        self.assertEqual(browser.cookie_names(TRACKING_PREFIX), [], "tracking cookie not cleared")
+        return reply
+
+    def sign_in(self, browser, connector, user, return_to="/welcome"):
+        """A complete SP-initiated sign-in; returns the form that was POSTed to the ACS."""
+        idp_url, relay_state = self.start_sign_in(browser, sign_in_url(connector, return_to), signed=connector == SIGNED)
+        form = self.login(idp_url, user)
+        self.finish_sign_in(browser, form, connector, relay_state, SP_BASE + return_to)
+        return form
+
+    def assert_session(self, browser, email, name, connector):
+        reply = browser.get(SP_BASE + "/api/session", accept=JSON_ACCEPT)
+        self.assertEqual(reply.status, 200, reply.describe())
+        self.assertEqual(reply.media_type, "application/json", reply.describe())
+        claims = reply.json()
+        self.assertEqual(claims.get("sub"), email, claims)
+        self.assertEqual(claims.get("email"), email, claims)
+        self.assertEqual(claims.get("name"), name, claims)
+        self.assertEqual(claims.get("connector"), connector, claims)
+        self.assertEqual(claims.get("iss"), SP_BASE, claims)
+        self.assertEqual(claims.get("aud"), SP_BASE, claims)
+        return claims
+
+    # --- SP-initiated ----------------------------------------------------------------
+
+    def test_sp_initiated_via_discovery(self):
+        browser = Browser()
+        reply = browser.get(SP_BASE + "/sign-in?email=" + q("alice@example.com") + "&return_to=" + q("/welcome"))
+        self.assertEqual(reply.status, 302, reply.describe())
+        connector_sign_in = reply.location
+        self.assertEqual(connector_sign_in.split("?")[0], sign_in_url(PLAIN), reply.describe())
+        self.assertEqual(query(connector_sign_in).get("return_to"), "/welcome")
+
+        idp_url, relay_state = self.start_sign_in(browser, connector_sign_in)
+        form = self.login(idp_url, "alice")
+        self.finish_sign_in(browser, form, PLAIN, relay_state, SP_BASE + "/welcome")
+        claims = self.assert_session(browser, "alice@example.com", ALICE_NAME, PLAIN)
+        self.assertGreater(claims["exp"], claims["iat"])
+
+        reply = browser.get(SP_BASE + "/sign-out")
+        self.assertEqual(reply.status, 303, reply.describe())
+        self.assertEqual(origin(reply.location), origin(SP_BASE), reply.describe())
+        self.assertIsNotNone(reply.set_cookie(SESSION_COOKIE), "sign-out does not clear the cookie: " + reply.describe())
+        self.assertIsNone(browser.cookie(SESSION_COOKIE), "session cookie still in the browser after sign-out")
+
+        reply = browser.get(SP_BASE + "/api/session", accept=JSON_ACCEPT)
+        self.assert_error(reply, 401, "session.missing")
+
+    def test_sp_initiated_signed_authn_request(self):
+        browser = Browser()
+        reply = browser.get(SP_BASE + "/sign-in?email=" + q("bob@example.org"))
+        self.assertEqual(reply.status, 302, reply.describe())
+        self.assertEqual(reply.location, sign_in_url(SIGNED), reply.describe())
+        idp_url, relay_state = self.start_sign_in(browser, reply.location, signed=True)
+
+        with self.subTest("the IdP validates the signature: a tampered one is refused"):
+            # Only the Signature value changes; the signed octets stay as they are.
+            sig = bytearray(base64.b64decode(query(idp_url)["Signature"]))
+            sig[len(sig) // 2] ^= 0x01
+            base, raw_query = idp_url.split("?", 1)
+            tampered = base + "?" + "&".join(
+                "Signature=" + q(base64.b64encode(bytes(sig)).decode("ascii")) if p.startswith("Signature=") else p
+                for p in raw_query.split("&"))
+            self.assertNotEqual(tampered, idp_url)
+            with self.assertRaises(IdpRefused) as refused:
+                idp_login(tampered, "bob")
+            self.assertIn("signature", str(refused.exception).lower())
+
+        form = self.login(idp_url, "bob")  # validateAuthnRequest: the IdP checks our signature
+        self.finish_sign_in(browser, form, SIGNED, relay_state, SP_BASE + "/")
+        self.assert_session(browser, "bob@example.org", "Bob", SIGNED)
+
+    def test_discovery_by_connector(self):
+        browser = Browser()
+        reply = browser.get(SP_BASE + "/sign-in?connector=" + PLAIN)
+        self.assertEqual(reply.status, 302, reply.describe())
+        self.assertEqual(reply.location, sign_in_url(PLAIN), reply.describe())
+        idp_url, relay_state = self.start_sign_in(browser, reply.location)
+        form = self.login(idp_url, "alice")
+        self.finish_sign_in(browser, form, PLAIN, relay_state, SP_BASE + "/")
+        self.assert_session(browser, "alice@example.com", ALICE_NAME, PLAIN)
+
+    def test_discovery_form(self):
+        reply = Browser().get(SP_BASE + "/sign-in")
+        self.assertEqual(reply.status, 200, reply.describe())
+        self.assertEqual(reply.media_type, "text/html", reply.describe())
+        parser = _FormParser()
+        parser.feed(reply.text)
+        forms = [f for f in parser.forms if "email" in f["inputs"]]
+        self.assertEqual(len(forms), 1, reply.describe())
+        self.assertEqual(forms[0]["method"], "get")
+        self.assertEqual(urllib.parse.urljoin(reply.url, forms[0]["action"]), SP_BASE + "/sign-in")
+
+    def test_discovery_unknown_domain(self):
+        reply = Browser().get(SP_BASE + "/sign-in?email=" + q("carol@unknown.test"), accept=JSON_ACCEPT)
+        self.assert_error(reply, 404, "discovery.unknown_domain")
+
+    # --- IdP-initiated ---------------------------------------------------------------
+
+    def test_idp_initiated(self):
+        form = self.login(idp_initiated_url(PLAIN, "/after"), "alice")
+        self.assertEqual(form["action"], acs_url(PLAIN))
+        self.assertEqual(form["RelayState"], "/after")
+        browser = Browser()  # no tracking cookie: nothing was requested
+        reply = browser.post(form["action"], acs_form(form))
+        self.assertEqual(reply.status, 303, reply.describe())
+        self.assertEqual(reply.location, SP_BASE + "/after")
+        self.assertTrue(browser.cookie(SESSION_COOKIE), reply.describe())
+        self.assert_session(browser, "alice@example.com", ALICE_NAME, PLAIN)
+
+    def test_idp_initiated_refused_when_not_allowed(self):
+        form = self.login(idp_initiated_url(SIGNED, "/after"), "bob")
+        self.assertEqual(form["action"], acs_url(SIGNED))
+        browser = Browser()
+        reply = browser.post(form["action"], acs_form(form), accept=JSON_ACCEPT)
+        self.assert_error(reply, 403, "saml.unsolicited")
+        self.assertIsNone(browser.cookie(SESSION_COOKIE))
+
+    # --- replay and cross-connector --------------------------------------------------
+
+    def test_replay(self):
+        first = Browser()
+        form = self.sign_in(first, PLAIN, "alice")
+        with self.subTest("in a new browser (no cookies)"):
+            other = Browser()
+            reply = other.post(acs_url(PLAIN), acs_form(form), accept=JSON_ACCEPT)
+            self.assert_error(reply, 403, "saml.in_response_to_unexpected")
+            self.assertIsNone(other.cookie(SESSION_COOKIE))
+        with self.subTest("again in the same browser (tracking cookie cleared)"):
+            session_before = first.cookie(SESSION_COOKIE)
+            reply = first.post(acs_url(PLAIN), acs_form(form), accept=JSON_ACCEPT)
+            self.assert_error(reply, 403, "saml.in_response_to_unexpected")
+            self.assertIsNone(reply.set_cookie(SESSION_COOKIE), "a refused replay must not touch the session")
+            self.assertEqual(first.cookie(SESSION_COOKIE), session_before)
+
+    def test_cross_connector(self):
+        allowed = {"saml.destination_mismatch", "saml.audience_mismatch", "saml.in_response_to_unexpected"}
+        with self.subTest("SP-initiated response for A, posted to B's ACS by the browser that asked A"):
+            browser = Browser()
+            idp_url, _ = self.start_sign_in(browser, sign_in_url(PLAIN, "/x"))
+            form = self.login(idp_url, "alice")
+            self.assertEqual(form["action"], acs_url(PLAIN))
+            reply = browser.post(acs_url(SIGNED), acs_form(form), accept=JSON_ACCEPT)
+            self.assertTrue(400 <= reply.status < 500, reply.describe())
+            self.assertEqual(reply.media_type, "application/json", reply.describe())
+            code = reply.error_code()
+            self.assertIn(code, allowed, reply.describe())
+            self.assertIsNone(browser.cookie(SESSION_COOKIE))
+            NOTES.append(f"cross-connector, SP-initiated response for {PLAIN} at {SIGNED}'s ACS: {reply.status} {code}")
+        with self.subTest("IdP-initiated response for A, posted to B's ACS"):
+            form = self.login(idp_initiated_url(PLAIN, "/x"), "alice")
+            browser = Browser()
+            reply = browser.post(acs_url(SIGNED), acs_form(form), accept=JSON_ACCEPT)
+            self.assertTrue(400 <= reply.status < 500, reply.describe())
+            code = reply.error_code()
+            self.assertIn(code, allowed | {"saml.unsolicited"}, reply.describe())
+            self.assertIsNone(browser.cookie(SESSION_COOKIE))
+            NOTES.append(f"cross-connector, IdP-initiated response for {PLAIN} at {SIGNED}'s ACS: {reply.status} {code}")
+
+    # --- open redirects --------------------------------------------------------------
+
+    def test_open_redirect_connector_sign_in(self):
+        for trick in REDIRECT_TRICKS:
+            with self.subTest(return_to=trick):
+                browser = Browser()
+                reply = browser.get(sign_in_url(PLAIN, trick), accept=JSON_ACCEPT)
+                self.assert_redirect_refused(reply)
+                self.assertEqual(browser.cookie_names(TRACKING_PREFIX), [])
+
+    def test_open_redirect_through_discovery(self):
+        for trick in REDIRECT_TRICKS:
+            with self.subTest(return_to=trick):
+                browser = Browser()
+                reply = browser.get(SP_BASE + "/sign-in?email=" + q("alice@example.com") + "&return_to=" + q(trick), accept=JSON_ACCEPT)
+                if reply.status != 302:  # refusing right away is fine too
+                    self.assert_redirect_refused(reply)
+                    continue
+                self.assertEqual(reply.location.split("?")[0], sign_in_url(PLAIN), "discovery may only send to the connector: " + reply.describe())
+                self.assertEqual(query(reply.location).get("return_to"), trick, reply.describe())
+                reply = browser.follow(reply, accept=JSON_ACCEPT)
+                self.assert_redirect_refused(reply)
+
+    def test_open_redirect_idp_initiated_relay_state(self):
+        for trick in REDIRECT_TRICKS:
+            with self.subTest(RelayState=trick):
+                form = self.login(idp_initiated_url(PLAIN, trick), "alice")
+                # The IdP hands the RelayState back as it got it (an HTML parser, unlike
+                # a browser, keeps a CR in an attribute value).
+                self.assertEqual(form["RelayState"], trick)
+                browser = Browser()
+                reply = browser.post(form["action"], acs_form(form), accept=JSON_ACCEPT)
+                self.assert_redirect_refused(reply)
+                self.assertIsNone(browser.cookie(SESSION_COOKIE), "no session when the redirect is refused")
+
+    def test_open_redirect_sign_out(self):
+        for trick in REDIRECT_TRICKS:
+            with self.subTest(post_logout_redirect_uri=trick):
+                reply = Browser().get(SP_BASE + "/sign-out?post_logout_redirect_uri=" + q(trick), accept=JSON_ACCEPT)
+                self.assert_redirect_refused(reply)
+
+    def test_refused_redirect_page(self):
+        # What a person sees: without Accept: application/json, an HTML page with the code.
+        for url in (SP_BASE + "/sign-out?post_logout_redirect_uri=" + q("https://evil.test/"),
+                    sign_in_url(PLAIN, "https://evil.test/")):
+            with self.subTest(url=url):
+                self.assert_redirect_refused(Browser().get(url), as_json=False)
+
+    # --- session JWT -----------------------------------------------------------------
+
+    def test_session_jwt_verifies_with_jwks(self):
+        import jwt  # PyJWT, with cryptography for EdDSA
+
+        browser = Browser()
+        self.sign_in(browser, PLAIN, "alice")
+        token = browser.cookie(SESSION_COOKIE)
+        jwks = jwt.PyJWKClient(SP_BASE + "/.well-known/jwks.json")
+        key = jwks.get_signing_key_from_jwt(token).key
+        claims = jwt.decode(token, key, algorithms=["EdDSA"], audience=SP_BASE, issuer=SP_BASE)
+        self.assertEqual(claims["sub"], "alice@example.com")
+        self.assertEqual(claims["email"], "alice@example.com")
+        self.assertEqual(claims["name"], ALICE_NAME)
+        self.assertEqual(claims["connector"], PLAIN)
+        self.assertLess(claims["iat"], claims["exp"])
+
+        header, payload, signature = token.split(".")
+        for part, index in (("payload", 1), ("signature", 2)):
+            with self.subTest(changed=part):
+                segments = [header, payload, signature]
+                seg = segments[index]
+                i = len(seg) // 2  # a middle character: all six bits are data
+                segments[index] = seg[:i] + ("A" if seg[i] != "A" else "B") + seg[i + 1:]
+                tampered = ".".join(segments)
+                with self.assertRaises(jwt.PyJWTError):
+                    jwt.decode(tampered, key, algorithms=["EdDSA"], audience=SP_BASE, issuer=SP_BASE)
+                reply = Browser().get(SP_BASE + "/api/session", accept=JSON_ACCEPT,
+                                      headers={"Cookie": f"{SESSION_COOKIE}={tampered}"})
+                self.assertEqual(reply.status, 401, reply.describe())
+                self.assertTrue((reply.error_code() or "").startswith("session."), reply.describe())
+
+    # --- errors and metadata ---------------------------------------------------------
+
+    def test_acs_garbage_json(self):
+        reply = Browser().post(acs_url(PLAIN), {"SAMLResponse": "!!not base64, not XML!!"}, accept=JSON_ACCEPT)
+        self.assert_error(reply, 400, "saml.response_encoding")
+
+    def test_acs_garbage_html(self):
+        reply = Browser().post(acs_url(PLAIN), {"SAMLResponse": "!!not base64, not XML!!"})
+        self.assert_error(reply, 400, "saml.response_encoding", as_json=False)
+
+    def test_unknown_connector(self):
+        browser = Browser()
+        for what, reply in (
+            ("sign-in", lambda: browser.get(sign_in_url("no-such-connector"), accept=JSON_ACCEPT)),
+            ("metadata", lambda: browser.get(entity_id("no-such-connector"), accept=JSON_ACCEPT)),
+            ("acs", lambda: browser.post(acs_url("no-such-connector"), {"SAMLResponse": base64.b64encode(b"<x/>").decode()}, accept=JSON_ACCEPT)),
+        ):
+            with self.subTest(what):
+                self.assert_error(reply(), 404, "connector.not_found")
+
+    def test_metadata(self):
+        reply = Browser().get(entity_id(PLAIN))
+        self.assertEqual(reply.status, 200, reply.describe())
+        self.assertIn("xml", reply.media_type, reply.describe())
+        md = "urn:oasis:names:tc:SAML:2.0:metadata"
+        root = ET.fromstring(reply.body)
+        self.assertEqual(root.tag, f"{{{md}}}EntityDescriptor")
+        self.assertEqual(root.get("entityID"), entity_id(PLAIN))
+        acs = root.findall(f"{{{md}}}SPSSODescriptor/{{{md}}}AssertionConsumerService")
+        self.assertEqual([(a.get("Binding"), a.get("Location")) for a in acs],
+                         [("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", acs_url(PLAIN))])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
