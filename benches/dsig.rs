@@ -1,6 +1,7 @@
 //! Parse, canonicalize and verify an ~8 KB signed SAML Response (RSA-2048, SHA-256),
 //! natively. Run: `cargo bench --bench dsig`.
 
+use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion};
 use saml_edge::c14n::{self, Method};
 use saml_edge::dsig::{self, TrustedKey, VerifyPolicy};
@@ -36,6 +37,15 @@ fn bench(c: &mut Criterion) {
             dsig::verify_element(assertion(&doc), &keys, &policy).expect("verifies").key_index()
         })
     });
+    // The two RSA backends on one RSA-2048/SHA-256 signature (the SignedInfo's).
+    let signed_info = doc.elements().find(|e| e.is("http://www.w3.org/2000/09/xmldsig#", "SignedInfo")).expect("SignedInfo");
+    let digest = dsig::algorithms::HashAlgorithm::Sha256.digest(&c14n::element_to_vec(signed_info, &exclusive, None));
+    let value: String = doc.elements().find(|e| e.is("http://www.w3.org/2000/09/xmldsig#", "SignatureValue")).expect("value").text().split_whitespace().collect();
+    let signature = base64::engine::general_purpose::STANDARD.decode(value).expect("base64");
+    for (name, backend) in [("rsa2048_verify_rustcrypto", &dsig::RustCryptoRsa as &dyn dsig::RsaVerifier), ("rsa2048_verify_fixed_width", &dsig::FixedWidthRsa)] {
+        assert!(keys[0].verify(&dsig::algorithms::RSA_PKCS1_SHA256, &digest, &signature, backend));
+        group.bench_function(name, |b| b.iter(|| keys[0].verify(&dsig::algorithms::RSA_PKCS1_SHA256, black_box(&digest), &signature, backend)));
+    }
     group.bench_function("load_certificate", |b| b.iter(|| TrustedKey::from_certificates(black_box(IDP_CERT)).expect("cert")));
     group.finish();
 }

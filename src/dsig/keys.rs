@@ -5,6 +5,7 @@ use base64::Engine as _;
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
 use rsa::pkcs8::DecodePublicKey as _;
 use rsa::traits::PublicKeyParts as _;
+use subtle::ConstantTimeEq as _;
 
 use super::algorithms::{HashAlgorithm, KeyFamily, SignatureAlgorithm};
 use crate::error::DsigError;
@@ -132,6 +133,87 @@ impl RsaVerifier for RustCryptoRsa {
         };
         signature.len() == key.size() && key.verify(scheme, digest, signature).is_ok()
     }
+}
+
+/// RSA PKCS#1 v1.5 verification on fixed-width Montgomery arithmetic (crypto-bigint
+/// `Uint<LIMBS>` sized to the modulus): s^e mod n, then the expected EMSA-PKCS1-v1_5
+/// encoding is *built* and compared — nothing in the decrypted block is parsed. The one
+/// hand-assembled piece of public-key crypto (issue 5 allows it, measured): it must pass
+/// every Wycheproof PKCS#1 v1.5 vector, and refuses non-canonical signatures (wrong
+/// length, s ≥ n). Moduli other than 1024/2048/3072/4096 bits use [`RustCryptoRsa`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FixedWidthRsa;
+
+impl RsaVerifier for FixedWidthRsa {
+    fn verify_pkcs1v15(&self, key: &rsa::RsaPublicKey, hash: HashAlgorithm, digest: &[u8], signature: &[u8]) -> bool {
+        let size = key.size();
+        if signature.len() != size {
+            return false;
+        }
+        let Some(expected) = emsa_pkcs1_v15(hash, digest, size) else { return false };
+        let modulus = left_pad(&key.n().as_ref().to_be_bytes_trimmed_vartime(), size);
+        let exponent = key.e().to_be_bytes_trimmed_vartime();
+        if exponent.len() > 8 {
+            return RustCryptoRsa.verify_pkcs1v15(key, hash, digest, signature);
+        }
+        let exponent = u64::from_be_bytes(left_pad(&exponent, 8).try_into().unwrap_or([0; 8]));
+        use crypto_bigint::{U1024, U2048, U3072, U4096};
+        let decrypted = match size * 8 {
+            1024 => public_op::<{ U1024::LIMBS }>(&modulus, exponent, signature),
+            2048 => public_op::<{ U2048::LIMBS }>(&modulus, exponent, signature),
+            3072 => public_op::<{ U3072::LIMBS }>(&modulus, exponent, signature),
+            4096 => public_op::<{ U4096::LIMBS }>(&modulus, exponent, signature),
+            _ => return RustCryptoRsa.verify_pkcs1v15(key, hash, digest, signature),
+        };
+        decrypted.is_some_and(|em| bool::from(em.as_slice().ct_eq(&expected)))
+    }
+}
+
+/// s^e mod n for a canonical s (< n); None when the signature is out of range.
+fn public_op<const LIMBS: usize>(modulus: &[u8], exponent: u64, signature: &[u8]) -> Option<Vec<u8>> {
+    use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+    use crypto_bigint::{Odd, Uint, U64};
+    let n = Uint::<LIMBS>::from_be_slice(modulus);
+    let s = Uint::<LIMBS>::from_be_slice(signature);
+    if s >= n {
+        return None;
+    }
+    let n = Option::<Odd<Uint<LIMBS>>>::from(Odd::new(n))?;
+    let params = FixedMontyParams::new_vartime(n);
+    let m = FixedMontyForm::new(&s, &params).pow_vartime(&U64::from_u64(exponent)).retrieve();
+    Some(m.to_be_bytes().as_ref().to_vec())
+}
+
+/// EMSA-PKCS1-v1_5 (RFC 8017 §9.2): 00 01 FF…FF 00 || DigestInfo(hash, digest).
+fn emsa_pkcs1_v15(hash: HashAlgorithm, digest: &[u8], size: usize) -> Option<Vec<u8>> {
+    const SHA1: &[u8] = &[0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14];
+    const SHA256: &[u8] = &[0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
+    const SHA384: &[u8] = &[0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30];
+    const SHA512: &[u8] = &[0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40];
+    let (prefix, length) = match hash {
+        HashAlgorithm::Sha1 => (SHA1, 20),
+        HashAlgorithm::Sha256 => (SHA256, 32),
+        HashAlgorithm::Sha384 => (SHA384, 48),
+        HashAlgorithm::Sha512 => (SHA512, 64),
+    };
+    let t_len = prefix.len() + length;
+    if digest.len() != length || size < t_len + 11 {
+        return None;
+    }
+    let mut em = Vec::with_capacity(size);
+    em.extend_from_slice(&[0x00, 0x01]);
+    em.resize(size - t_len - 1, 0xff);
+    em.push(0x00);
+    em.extend_from_slice(prefix);
+    em.extend_from_slice(digest);
+    Some(em)
+}
+
+fn left_pad(bytes: &[u8], size: usize) -> Vec<u8> {
+    let bytes = &bytes[bytes.len().saturating_sub(size)..];
+    let mut out = vec![0u8; size - bytes.len()];
+    out.extend_from_slice(bytes);
+    out
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {

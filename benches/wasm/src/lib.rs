@@ -103,6 +103,12 @@ pub fn rsa2048_verify() -> bool {
 }
 
 #[wasm_bindgen]
+pub fn rsa2048_verify_fixed_width() -> bool {
+    let (key, digest, signature) = &fixture().rsa;
+    key.verify(&RSA_PKCS1_SHA256, digest, signature, &saml_edge::dsig::FixedWidthRsa as &dyn RsaVerifier)
+}
+
+#[wasm_bindgen]
 pub fn validate_response_8kb() -> bool {
     let f = fixture();
     let xml = decode_posted(&f.posted).expect("decode");
