@@ -20,7 +20,7 @@ pub struct TrustedKey {
 
 #[derive(Debug, Clone)]
 enum PublicKey {
-    Rsa(rsa::RsaPublicKey),
+    Rsa(RsaKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
 }
@@ -48,7 +48,7 @@ impl TrustedKey {
     /// `fingerprint_sha256` names it in results.
     pub fn from_public_key_der(spki: &[u8], fingerprint_sha256: [u8; 32]) -> Result<TrustedKey, DsigError> {
         let key = if let Ok(key) = rsa::RsaPublicKey::from_public_key_der(spki) {
-            PublicKey::Rsa(key)
+            PublicKey::Rsa(RsaKey::new(key))
         } else if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(spki) {
             PublicKey::P256(key)
         } else if let Ok(key) = p384::ecdsa::VerifyingKey::from_public_key_der(spki) {
@@ -69,7 +69,7 @@ impl TrustedKey {
     /// Modulus size for RSA keys, curve size for EC keys.
     pub fn bits(&self) -> usize {
         match &self.key {
-            PublicKey::Rsa(key) => key.n_bits_precision() as usize,
+            PublicKey::Rsa(key) => key.public.n_bits_precision() as usize,
             PublicKey::P256(_) => 256,
             PublicKey::P384(_) => 384,
         }
@@ -115,7 +115,7 @@ impl CertificateInfo {
 pub trait RsaVerifier: Sync {
     /// True only if `signature` is a valid PKCS#1 v1.5 signature of `digest` (made with
     /// `hash`) under `key`. Must refuse non-canonical signatures (wrong length, s ≥ n).
-    fn verify_pkcs1v15(&self, key: &rsa::RsaPublicKey, hash: HashAlgorithm, digest: &[u8], signature: &[u8]) -> bool;
+    fn verify_pkcs1v15(&self, key: &RsaKey, hash: HashAlgorithm, digest: &[u8], signature: &[u8]) -> bool;
 }
 
 /// The default backend: RustCrypto's `rsa`.
@@ -123,7 +123,8 @@ pub trait RsaVerifier: Sync {
 pub struct RustCryptoRsa;
 
 impl RsaVerifier for RustCryptoRsa {
-    fn verify_pkcs1v15(&self, key: &rsa::RsaPublicKey, hash: HashAlgorithm, digest: &[u8], signature: &[u8]) -> bool {
+    fn verify_pkcs1v15(&self, key: &RsaKey, hash: HashAlgorithm, digest: &[u8], signature: &[u8]) -> bool {
+        let key = &key.public;
         use rsa::Pkcs1v15Sign;
         let scheme = match hash {
             HashAlgorithm::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
@@ -145,42 +146,90 @@ impl RsaVerifier for RustCryptoRsa {
 pub struct FixedWidthRsa;
 
 impl RsaVerifier for FixedWidthRsa {
-    fn verify_pkcs1v15(&self, key: &rsa::RsaPublicKey, hash: HashAlgorithm, digest: &[u8], signature: &[u8]) -> bool {
-        let size = key.size();
+    fn verify_pkcs1v15(&self, key: &RsaKey, hash: HashAlgorithm, digest: &[u8], signature: &[u8]) -> bool {
+        let Some(fixed) = &key.fixed else {
+            return RustCryptoRsa.verify_pkcs1v15(key, hash, digest, signature);
+        };
+        let size = key.public.size();
         if signature.len() != size {
             return false;
         }
         let Some(expected) = emsa_pkcs1_v15(hash, digest, size) else { return false };
-        let modulus = left_pad(&key.n().as_ref().to_be_bytes_trimmed_vartime(), size);
-        let exponent = key.e().to_be_bytes_trimmed_vartime();
-        if exponent.len() > 8 {
-            return RustCryptoRsa.verify_pkcs1v15(key, hash, digest, signature);
-        }
-        let exponent = u64::from_be_bytes(left_pad(&exponent, 8).try_into().unwrap_or([0; 8]));
-        use crypto_bigint::{U1024, U2048, U3072, U4096};
-        let decrypted = match size * 8 {
-            1024 => public_op::<{ U1024::LIMBS }>(&modulus, exponent, signature),
-            2048 => public_op::<{ U2048::LIMBS }>(&modulus, exponent, signature),
-            3072 => public_op::<{ U3072::LIMBS }>(&modulus, exponent, signature),
-            4096 => public_op::<{ U4096::LIMBS }>(&modulus, exponent, signature),
-            _ => return RustCryptoRsa.verify_pkcs1v15(key, hash, digest, signature),
+        let decrypted = match &fixed.params {
+            FixedParams::W1024(params) => public_op(params, fixed.exponent, signature),
+            FixedParams::W2048(params) => public_op(params, fixed.exponent, signature),
+            FixedParams::W3072(params) => public_op(params, fixed.exponent, signature),
+            FixedParams::W4096(params) => public_op(params, fixed.exponent, signature),
         };
         decrypted.is_some_and(|em| bool::from(em.as_slice().ct_eq(&expected)))
     }
 }
 
+/// An RSA public key, with the Montgomery parameters of the fixed-width backend computed
+/// once when the key is loaded (moduli of 1024/2048/3072/4096 bits, exponent < 2^64).
+#[derive(Debug, Clone)]
+pub struct RsaKey {
+    public: rsa::RsaPublicKey,
+    fixed: Option<FixedKey>,
+}
+
+#[derive(Debug, Clone)]
+struct FixedKey {
+    exponent: u64,
+    params: FixedParams,
+}
+
+#[derive(Debug, Clone)]
+enum FixedParams {
+    W1024(Box<FixedMontyParams<{ U1024::LIMBS }>>),
+    W2048(Box<FixedMontyParams<{ U2048::LIMBS }>>),
+    W3072(Box<FixedMontyParams<{ U3072::LIMBS }>>),
+    W4096(Box<FixedMontyParams<{ U4096::LIMBS }>>),
+}
+
+use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+use crypto_bigint::{Odd, Uint, U1024, U2048, U3072, U4096, U64};
+
+impl RsaKey {
+    pub fn new(public: rsa::RsaPublicKey) -> RsaKey {
+        let fixed = Self::prepare_fixed(&public);
+        RsaKey { public, fixed }
+    }
+
+    pub fn public(&self) -> &rsa::RsaPublicKey {
+        &self.public
+    }
+
+    fn prepare_fixed(public: &rsa::RsaPublicKey) -> Option<FixedKey> {
+        let size = public.size();
+        let exponent = public.e().to_be_bytes_trimmed_vartime();
+        if exponent.len() > 8 {
+            return None;
+        }
+        let exponent = u64::from_be_bytes(left_pad(&exponent, 8).try_into().ok()?);
+        let modulus = left_pad(&public.n().as_ref().to_be_bytes_trimmed_vartime(), size);
+        fn params<const LIMBS: usize>(modulus: &[u8]) -> Option<Box<FixedMontyParams<LIMBS>>> {
+            let n = Option::<Odd<Uint<LIMBS>>>::from(Odd::new(Uint::<LIMBS>::from_be_slice(modulus)))?;
+            Some(Box::new(FixedMontyParams::new_vartime(n)))
+        }
+        let params = match size * 8 {
+            1024 => FixedParams::W1024(params(&modulus)?),
+            2048 => FixedParams::W2048(params(&modulus)?),
+            3072 => FixedParams::W3072(params(&modulus)?),
+            4096 => FixedParams::W4096(params(&modulus)?),
+            _ => return None,
+        };
+        Some(FixedKey { exponent, params })
+    }
+}
+
 /// s^e mod n for a canonical s (< n); None when the signature is out of range.
-fn public_op<const LIMBS: usize>(modulus: &[u8], exponent: u64, signature: &[u8]) -> Option<Vec<u8>> {
-    use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-    use crypto_bigint::{Odd, Uint, U64};
-    let n = Uint::<LIMBS>::from_be_slice(modulus);
+fn public_op<const LIMBS: usize>(params: &FixedMontyParams<LIMBS>, exponent: u64, signature: &[u8]) -> Option<Vec<u8>> {
     let s = Uint::<LIMBS>::from_be_slice(signature);
-    if s >= n {
+    if s >= *params.modulus().as_ref() {
         return None;
     }
-    let n = Option::<Odd<Uint<LIMBS>>>::from(Odd::new(n))?;
-    let params = FixedMontyParams::new_vartime(n);
-    let m = FixedMontyForm::new(&s, &params).pow_vartime(&U64::from_u64(exponent)).retrieve();
+    let m = FixedMontyForm::new(&s, params).pow_vartime(&U64::from_u64(exponent)).retrieve();
     Some(m.to_be_bytes().as_ref().to_vec())
 }
 

@@ -17,7 +17,7 @@ use crate::c14n::{self, Method};
 use crate::error::DsigError;
 use crate::xml::{Document, Element, NodeId, NodeRef, XML_NS};
 use algorithms::{HashAlgorithm, SignatureAlgorithm, Transform, DSIG_NS, EXC_C14N_NS};
-pub use keys::{FixedWidthRsa, RsaVerifier, RustCryptoRsa, TrustedKey};
+pub use keys::{FixedWidthRsa, RsaKey, RsaVerifier, RustCryptoRsa, TrustedKey};
 
 /// What the caller allows beyond the safe defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
