@@ -14,7 +14,11 @@
 mod pages;
 pub mod redirect;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::Digest as _;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
@@ -98,7 +102,7 @@ impl From<Error> for Failure {
 /// Per-request settings from the host's variables.
 struct Settings {
     origin: String,
-    keys: SessionKeys,
+    keys: Arc<SessionKeys>,
     session_ttl: i64,
     issuer: String,
     audience: String,
@@ -114,7 +118,7 @@ impl Settings {
             None => crate::url::parse_absolute(&request.url).map(|u| u.origin()).ok_or_else(|| Failure::new(400, "request.url", "request URL is not absolute"))?,
         };
         let secret = env.var("SESSION_SIGNING_KEY").ok_or_else(|| misconfigured("SESSION_SIGNING_KEY is not set"))?;
-        let keys = SessionKeys::from_secret(&secret).map_err(misconfigured)?;
+        let keys = session_keys(&secret)?;
         let session_ttl = match env.var("SESSION_TTL_SECONDS") {
             Some(v) => v.trim().parse::<i64>().ok().filter(|t| (60..=30 * 86_400).contains(t)).ok_or_else(|| misconfigured("SESSION_TTL_SECONDS must be 60..2592000"))?,
             None => DEFAULT_SESSION_TTL_SECONDS,
@@ -133,6 +137,22 @@ impl Settings {
         }
         list
     }
+}
+
+/// Session keys derived from the secret, kept per isolate (deriving an Ed25519 public
+/// key is a scalar multiplication) and re-derived when the secret changes.
+fn session_keys(secret: &str) -> Result<Arc<SessionKeys>, Failure> {
+    static KEYS: OnceLock<Mutex<Option<([u8; 32], Arc<SessionKeys>)>>> = OnceLock::new();
+    let fingerprint: [u8; 32] = sha2::Sha256::digest(secret.as_bytes()).into();
+    let cache = KEYS.get_or_init(|| Mutex::new(None));
+    if let Some((_, keys)) = cache.lock().ok().as_ref().and_then(|c| c.as_ref().filter(|(f, _)| *f == fingerprint).cloned()) {
+        return Ok(keys);
+    }
+    let keys = Arc::new(SessionKeys::from_secret(secret).map_err(misconfigured)?);
+    if let Ok(mut slot) = cache.lock() {
+        *slot = Some((fingerprint, Arc::clone(&keys)));
+    }
+    Ok(keys)
 }
 
 fn misconfigured(detail: impl Into<String>) -> Failure {
@@ -233,20 +253,45 @@ async fn dispatch(env: &impl Env, request: &Request, settings: &Settings, route:
     }
 }
 
-async fn load_connector(env: &impl Env, id: &str) -> Result<Connector, Failure> {
+async fn load_connector(env: &impl Env, id: &str) -> Result<Arc<Connector>, Failure> {
     let json = env
         .kv_get(&format!("connector:{id}"))
         .await
         .map_err(|e| Failure::new(503, "kv.unavailable", format!("connector store unavailable: {e}")))?
         .ok_or_else(|| Failure::new(404, "connector.not_found", format!("no connector named {id:?}")))?;
+    // Parsing a connector (JSON, certificates, key preparation) costs more than the rest
+    // of a sign-in's bookkeeping, so each isolate keeps the parsed form, keyed by the
+    // exact JSON: a changed config in KV is parsed afresh on first use.
+    let fingerprint: [u8; 32] = sha2::Sha256::digest(json.as_bytes()).into();
+    if let Some(connector) = connector_cache().lock().ok().and_then(|cache| cache.get(id).filter(|(f, _)| *f == fingerprint).map(|(_, c)| Arc::clone(c))) {
+        return Ok(connector);
+    }
     match Connector::from_json(id, &json) {
-        Ok((connector, _warnings)) => Ok(connector),
+        Ok((connector, _warnings)) => {
+            let connector = Arc::new(connector);
+            if let Ok(mut cache) = connector_cache().lock() {
+                if cache.len() >= CONNECTOR_CACHE_ENTRIES {
+                    cache.clear();
+                }
+                cache.insert(id.to_string(), (fingerprint, Arc::clone(&connector)));
+            }
+            Ok(connector)
+        }
         Err(error) => {
             env.log(&json!({"level": "error", "event": "connector.invalid", "connector": id, "message": error.to_string()}).to_string());
             let fields: Vec<&str> = error.problems.iter().map(|p| p.field.as_str()).collect();
             Err(Failure::new(500, "config.invalid", format!("connector {id:?} is misconfigured (check: {}); run `saml-edge check-config` on it", fields.join(", "))))
         }
     }
+}
+
+const CONNECTOR_CACHE_ENTRIES: usize = 256;
+
+type ConnectorCache = Mutex<HashMap<String, ([u8; 32], Arc<Connector>)>>;
+
+fn connector_cache() -> &'static ConnectorCache {
+    static CACHE: OnceLock<ConnectorCache> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 async fn discovery(env: &impl Env, request: &Request) -> Result<Response, Failure> {
@@ -404,7 +449,7 @@ async fn sign_out(env: &impl Env, request: &Request, settings: &Settings) -> Res
     let query = request.query_params();
     let clear = session_cookie(settings, "", 0);
     let target = param(&query, "post_logout_redirect_uri").unwrap_or_default();
-    match redirect::resolve_return_to(target, &settings.origin, &settings.allowlist_with(connector.as_ref())) {
+    match redirect::resolve_return_to(target, &settings.origin, &settings.allowlist_with(connector.as_deref())) {
         Ok(location) => {
             env.log(&json!({"level": "info", "event": "sign_out", "connector": connector.as_ref().map(|c| c.id.clone())}).to_string());
             Ok(redirect(303, &location, vec![clear]))
