@@ -4,6 +4,7 @@
 //!   saml-edge check-config [--now RFC3339] [--json] FILE
 //!   saml-edge metadata --connector FILE
 //!   saml-edge dev [--port 8787] [--seed kv-seed]     the native dev server
+//!   saml-edge kv-seed [--seed kv-seed] [--format wrangler|json]   KV entries for upload
 //!
 //! Exit codes: 0 valid, 1 rejected (JSON on stdout says why), 2 bad usage.
 
@@ -13,6 +14,15 @@ fn main() {}
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
     std::process::exit(cli::run(std::env::args().skip(1).collect()));
+}
+
+/// Writes a line to stdout; a closed pipe (`saml-edge … | head`) is not an error worth a panic.
+#[cfg(not(target_arch = "wasm32"))]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -33,7 +43,8 @@ mod cli {
       RESPONSE: a file with the SAMLResponse value as POSTed (base64) or raw XML; - for stdin
   saml-edge check-config [--now RFC3339] [--json] FILE
   saml-edge metadata --connector FILE
-  saml-edge dev [--port 8787] [--seed kv-seed]";
+  saml-edge dev [--port 8787] [--seed kv-seed]
+  saml-edge kv-seed [--seed kv-seed] [--format wrangler|json]";
 
     /// Exit code 2 with a message: the command line itself is wrong.
     struct Usage(String);
@@ -44,8 +55,9 @@ mod cli {
             Some("check-config") => check_config(&args[1..]),
             Some("metadata") => sp_metadata(&args[1..]),
             Some("dev") => dev_server(&args[1..]),
+            Some("kv-seed") => kv_seed(&args[1..]),
             Some("-h" | "--help" | "help") => {
-                println!("{USAGE}");
+                say!("{USAGE}");
                 Ok(0)
             }
             _ => Err(Usage("expected a command".into())),
@@ -132,7 +144,7 @@ mod cli {
     }
 
     fn rejected(error: &Error) -> i32 {
-        println!("{}", json!({"ok": false, "error": {"code": error.code(), "message": error.to_string()}}));
+        say!("{}", json!({"ok": false, "error": {"code": error.code(), "message": error.to_string()}}));
         1
     }
 
@@ -162,7 +174,7 @@ mod cli {
                     "attributes": identity.attributes_json(),
                     "profile": identity.profile_json(),
                 });
-                println!("{output}");
+                say!("{output}");
                 Ok(0)
             }
             Err(e) => Ok(rejected(&e)),
@@ -184,23 +196,23 @@ mod cli {
             list.iter().map(|p| json!({"field": p.field, "message": p.message})).collect()
         };
         if args.flag("json") {
-            println!("{}", json!({"ok": ok, "problems": as_json(&problems), "warnings": as_json(&warnings)}));
+            say!("{}", json!({"ok": ok, "problems": as_json(&problems), "warnings": as_json(&warnings)}));
         } else {
             for p in &problems {
-                println!("error   {}: {}", p.field, p.message);
+                say!("error   {}: {}", p.field, p.message);
             }
             for w in &warnings {
-                println!("warning {}: {}", w.field, w.message);
+                say!("warning {}: {}", w.field, w.message);
             }
             match &connector {
-                Some(c) => println!(
+                Some(c) => say!(
                     "ok: connector {:?} (SP {} → IdP {}), {} signing certificate(s)",
                     c.id,
                     c.entity_id,
                     c.idp_entity_id.as_deref().unwrap_or("(issuer unchecked)"),
                     c.idp_certificates.len()
                 ),
-                None => println!("invalid: {} problem(s)", problems.len()),
+                None => say!("invalid: {} problem(s)", problems.len()),
             }
         }
         Ok(if ok { 0 } else { 1 })
@@ -239,6 +251,36 @@ mod cli {
         }
     }
 
+    /// The kv-seed folder as KV entries: `wrangler` gives the array `wrangler kv bulk put`
+    /// takes; `json` a `{key: value}` object (Spin key-value, other tools). Connectors are
+    /// checked first: a seed that would fail at request time is refused here.
+    fn kv_seed(args: &[String]) -> Result<i32, Usage> {
+        let args = parse(args, &["seed", "format"], &[])?;
+        let seed = args.value("seed").unwrap_or("kv-seed");
+        let entries = super::dev::load_seed(Path::new(seed)).map_err(Usage)?;
+        let mut keys: Vec<&String> = entries.keys().collect();
+        keys.sort();
+        let mut failed = false;
+        for key in &keys {
+            if let Some(id) = key.strip_prefix("connector:") {
+                if let Err(e) = Connector::from_json(id, &entries[*key]) {
+                    eprintln!("saml-edge kv-seed: {e}");
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            return Ok(1);
+        }
+        let output = match args.value("format").unwrap_or("wrangler") {
+            "wrangler" => json!(keys.iter().map(|k| json!({"key": k, "value": entries[*k]})).collect::<Vec<_>>()),
+            "json" => json!(keys.iter().map(|k| ((*k).clone(), json!(entries[*k]))).collect::<serde_json::Map<_, _>>()),
+            other => return Err(Usage(format!("unknown --format {other} (wrangler or json)"))),
+        };
+        say!("{output}");
+        Ok(0)
+    }
+
     fn sp_metadata(args: &[String]) -> Result<i32, Usage> {
         let args = parse(args, &["connector"], &[])?;
         let path = args.value("connector").ok_or_else(|| Usage("metadata needs --connector FILE".into()))?;
@@ -247,7 +289,7 @@ mod cli {
         }
         match load_connector(path)? {
             Ok((connector, _)) => {
-                print!("{}", metadata::sp_metadata(&connector, None));
+                say!("{}", metadata::sp_metadata(&connector, None).trim_end());
                 Ok(0)
             }
             Err(e) => Ok(rejected(&e.into())),
