@@ -11,48 +11,12 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use saml_edge::saml::authn_request::{redirect_request, SpSigningKey};
 use saml_edge::saml::response::{decode_posted, Expectation};
 use saml_edge::saml::{validate_response, Connector, Instant};
-use saml_edge::service::{self, Env, Request};
+use saml_edge::service::{self, block_on, MemoryEnv, Request};
 use std::hint::black_box;
 
 const RESPONSE: &str = include_str!("../tests/fixtures/signed/assertion-rsa-sha256-large.xml");
 const CONNECTOR: &str = include_str!("../tests/fixtures/connectors/acme.json");
 const SP_KEY: &str = include_str!("../tests/keys/sp-signing.key");
-
-struct BenchEnv {
-    connector: String,
-    now: Instant,
-}
-
-impl Env for BenchEnv {
-    async fn kv_get(&self, key: &str) -> Result<Option<String>, String> {
-        Ok((key == "connector:acme").then(|| self.connector.clone()))
-    }
-    fn now(&self) -> Instant {
-        self.now
-    }
-    fn random(&self, out: &mut [u8]) -> Result<(), String> {
-        out.fill(7);
-        Ok(())
-    }
-    fn var(&self, name: &str) -> Option<String> {
-        match name {
-            "SESSION_SIGNING_KEY" => Some(base64::engine::general_purpose::STANDARD.encode([9u8; 32])),
-            "PUBLIC_ORIGIN" => Some("https://sp.example.test".into()),
-            _ => None,
-        }
-    }
-    fn log(&self, _line: &str) {}
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let now = Instant::parse("2026-01-01T00:01:00Z").unwrap();
@@ -80,7 +44,16 @@ fn bench(c: &mut Criterion) {
     });
 
     // The ACS through the whole core: the signed SP-initiated response with its tracking cookie.
-    let tracking_env = BenchEnv { connector: CONNECTOR.to_string(), now };
+    let tracking_env = MemoryEnv {
+        kv: [("connector:acme".to_string(), CONNECTOR.to_string())].into(),
+        vars: [
+            ("SESSION_SIGNING_KEY".to_string(), base64::engine::general_purpose::STANDARD.encode([9u8; 32])),
+            ("PUBLIC_ORIGIN".to_string(), "https://sp.example.test".to_string()),
+        ]
+        .into(),
+        clock: Some(now),
+        log_to_stderr: false,
+    };
     let keys = saml_edge::session::SessionKeys::from_seed([9u8; 32]);
     let sealed = keys.seal(&serde_json::json!({"rid": "_req-7f3c2a", "cid": "acme", "rt": "https://sp.example.test/", "exp": now.unix_seconds() + 600}));
     let acs_body = format!("SAMLResponse={}&RelayState=r1", saml_edge::saml::authn_request::url_encode(&posted));

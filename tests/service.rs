@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use saml_edge::saml::authn_request::url_encode;
 use saml_edge::saml::Instant;
-use saml_edge::service::{self, Env, Request, Response};
+use saml_edge::service::{self, block_on, MemoryEnv, Request, Response};
 use saml_edge::session::SessionKeys;
 use std::collections::HashMap;
 
@@ -12,32 +12,7 @@ const ORIGIN: &str = "https://sp.example.test";
 const NOW: &str = "2026-01-01T00:01:00Z";
 const SEED: [u8; 32] = [9; 32];
 
-struct TestEnv {
-    kv: HashMap<String, String>,
-    vars: HashMap<String, String>,
-    now: Instant,
-}
-
-impl Env for TestEnv {
-    async fn kv_get(&self, key: &str) -> Result<Option<String>, String> {
-        Ok(self.kv.get(key).cloned())
-    }
-    fn now(&self) -> Instant {
-        self.now
-    }
-    fn random(&self, out: &mut [u8]) -> Result<(), String> {
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = i as u8;
-        }
-        Ok(())
-    }
-    fn var(&self, name: &str) -> Option<String> {
-        self.vars.get(name).cloned()
-    }
-    fn log(&self, _line: &str) {}
-}
-
-fn env_with(origin: &str) -> TestEnv {
+fn env_with(origin: &str) -> MemoryEnv {
     let acme = std::fs::read_to_string(format!("{}/tests/fixtures/connectors/acme.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let mut kv = HashMap::new();
     kv.insert("connector:acme".to_string(), acme);
@@ -46,24 +21,14 @@ fn env_with(origin: &str) -> TestEnv {
     let mut vars = HashMap::new();
     vars.insert("SESSION_SIGNING_KEY".to_string(), base64::engine::general_purpose::STANDARD.encode(SEED));
     vars.insert("PUBLIC_ORIGIN".to_string(), origin.to_string());
-    TestEnv { kv, vars, now: Instant::parse(NOW).unwrap() }
+    MemoryEnv { kv, vars, clock: Some(Instant::parse(NOW).unwrap()), log_to_stderr: false }
 }
 
-fn env() -> TestEnv {
+fn env() -> MemoryEnv {
     env_with(ORIGIN)
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-    }
-}
-
-fn get(env: &TestEnv, path: &str, headers: &[(&str, &str)]) -> Response {
+fn get(env: &MemoryEnv, path: &str, headers: &[(&str, &str)]) -> Response {
     let request = Request {
         method: "GET".into(),
         url: format!("{ORIGIN}{path}"),
@@ -73,7 +38,7 @@ fn get(env: &TestEnv, path: &str, headers: &[(&str, &str)]) -> Response {
     block_on(service::handle(env, request))
 }
 
-fn post_acs(env: &TestEnv, connector: &str, response_xml: &str, relay: &str, cookie: Option<String>) -> Response {
+fn post_acs(env: &MemoryEnv, connector: &str, response_xml: &str, relay: &str, cookie: Option<String>) -> Response {
     let posted = base64::engine::general_purpose::STANDARD.encode(response_xml);
     let mut headers = vec![("content-type".to_string(), "application/x-www-form-urlencoded".to_string()), ("accept".to_string(), "application/json".to_string())];
     if let Some(cookie) = cookie {

@@ -11,8 +11,11 @@
 //!   GET  /.well-known/jwks.json                           session verification keys
 //!   GET  /sign-out[?post_logout_redirect_uri=]            clears the session
 
+mod memory;
 mod pages;
 pub mod redirect;
+
+pub use memory::{block_on, MemoryEnv};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -6,7 +6,7 @@ use saml_edge::dsig::algorithms::RSA_PKCS1_SHA256;
 use saml_edge::dsig::{RsaVerifier, RustCryptoRsa, TrustedKey};
 use saml_edge::saml::response::{decode_posted, Expectation};
 use saml_edge::saml::{validate_response, Connector, Instant};
-use saml_edge::service::{self, Env, Request};
+use saml_edge::service::{self, block_on, MemoryEnv, Request};
 use std::sync::OnceLock;
 use wasm_bindgen::prelude::*;
 
@@ -18,31 +18,8 @@ struct Fixture {
     posted: String,
     connector: Connector,
     request: Request,
-    env: BenchEnv,
+    env: MemoryEnv,
     rsa: (TrustedKey, Vec<u8>, Vec<u8>),
-}
-
-struct BenchEnv;
-
-impl Env for BenchEnv {
-    async fn kv_get(&self, key: &str) -> Result<Option<String>, String> {
-        Ok((key == "connector:acme").then(|| CONNECTOR.to_string()))
-    }
-    fn now(&self) -> Instant {
-        Instant::parse(NOW).expect("time")
-    }
-    fn random(&self, out: &mut [u8]) -> Result<(), String> {
-        out.fill(7);
-        Ok(())
-    }
-    fn var(&self, name: &str) -> Option<String> {
-        match name {
-            "SESSION_SIGNING_KEY" => Some(base64::engine::general_purpose::STANDARD.encode([9u8; 32])),
-            "PUBLIC_ORIGIN" => Some("https://sp.example.test".into()),
-            _ => None,
-        }
-    }
-    fn log(&self, _line: &str) {}
 }
 
 fn fixture() -> &'static Fixture {
@@ -63,7 +40,17 @@ fn fixture() -> &'static Fixture {
         // One RSA-2048/SHA-256 signature to verify on its own: the SignedInfo's.
         let key = connector.trusted_keys().remove(0);
         let (digest, signature) = signed_info_digest_and_signature();
-        Fixture { posted, connector, request, env: BenchEnv, rsa: (key, digest, signature) }
+        let env = MemoryEnv {
+            kv: [("connector:acme".to_string(), CONNECTOR.to_string())].into(),
+            vars: [
+                ("SESSION_SIGNING_KEY".to_string(), base64::engine::general_purpose::STANDARD.encode([9u8; 32])),
+                ("PUBLIC_ORIGIN".to_string(), "https://sp.example.test".to_string()),
+            ]
+            .into(),
+            clock: Some(now),
+            log_to_stderr: false,
+        };
+        Fixture { posted, connector, request, env, rsa: (key, digest, signature) }
     })
 }
 
@@ -78,16 +65,6 @@ fn signed_info_digest_and_signature() -> (Vec<u8>, Vec<u8>) {
     let value = doc.elements().find(|e| e.is(dsig, "SignatureValue")).expect("SignatureValue").text();
     let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     (digest, base64::engine::general_purpose::STANDARD.decode(compact).expect("base64"))
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-    }
 }
 
 /// Builds the fixture (parses the connector and certificate): part of a cold start.

@@ -10,35 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use saml_edge::saml::Instant;
-use saml_edge::service::{self, Env, Request, Response, MAX_BODY_BYTES};
+use saml_edge::service::{self, block_on, MemoryEnv, Request, Response, MAX_BODY_BYTES};
 
 /// Settings the dev server passes through from its own environment.
 const VARS: &[&str] = &["SESSION_SIGNING_KEY", "PUBLIC_ORIGIN", "SESSION_TTL_SECONDS", "SESSION_ISSUER", "SESSION_AUDIENCE", "RETURN_TO_ALLOWLIST"];
-
-struct DevEnv {
-    kv: HashMap<String, String>,
-    vars: HashMap<String, String>,
-}
-
-impl Env for DevEnv {
-    async fn kv_get(&self, key: &str) -> Result<Option<String>, String> {
-        Ok(self.kv.get(key).cloned())
-    }
-    fn now(&self) -> Instant {
-        let elapsed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        Instant(elapsed.as_millis() as i64)
-    }
-    fn random(&self, out: &mut [u8]) -> Result<(), String> {
-        getrandom::fill(out).map_err(|e| e.to_string())
-    }
-    fn var(&self, name: &str) -> Option<String> {
-        self.vars.get(name).cloned()
-    }
-    fn log(&self, line: &str) {
-        eprintln!("{line}");
-    }
-}
 
 /// `connectors/<id>.json` → `connector:<id>`, `domains.json` → `domain:<d>`.
 pub fn load_seed(seed: &Path) -> Result<HashMap<String, String>, String> {
@@ -77,7 +52,7 @@ pub fn serve(port: u16, seed: &Path) -> Result<(), String> {
     let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     let connectors = kv.keys().filter(|k| k.starts_with("connector:")).count();
     eprintln!("saml-edge dev server on http://127.0.0.1:{port} ({connectors} connectors from {}) — sign in at http://127.0.0.1:{port}/sign-in", seed.display());
-    let env = Arc::new(DevEnv { kv, vars });
+    let env = Arc::new(MemoryEnv { kv, vars, clock: None, log_to_stderr: true });
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let env = Arc::clone(&env);
@@ -90,7 +65,7 @@ pub fn serve(port: u16, seed: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn connection(stream: TcpStream, env: &DevEnv, port: u16) -> Result<(), String> {
+fn connection(stream: TcpStream, env: &MemoryEnv, port: u16) -> Result<(), String> {
     stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
     let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
     let mut line = String::new();
@@ -150,17 +125,5 @@ fn reason(status: u16) -> &'static str {
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "",
-    }
-}
-
-/// Runs a future whose awaits complete immediately (the in-memory KV never waits).
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-        std::thread::yield_now();
     }
 }
