@@ -20,6 +20,13 @@ fn keys() -> &'static [TrustedKey] {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // Small parsers that see attacker text directly: times, forms, return URLs.
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = saml_edge::saml::Instant::parse(text);
+        let _ = saml_edge::service::parse_form(data);
+        let _ = saml_edge::service::redirect::resolve_return_to(text, "https://sp.example.test", &["https://app.example.test/x".into()]);
+        let _ = saml_edge::saml::response::decode_posted(text);
+    }
     let Ok(doc) = Document::parse(data, &Limits::default()) else { return };
     let policy = VerifyPolicy { allow_sha1: true, min_rsa_bits: 1024 };
     for exclusive in [false, true] {

@@ -167,14 +167,14 @@ impl<'d> SignatureParts<'d> {
         if children.next() != Some(signed_info) {
             return Err(DsigError::SignedInfoMisplaced);
         }
-        let signature_value = children.expect("SignatureValue")?;
+        let signature_value = children.require("SignatureValue")?;
         children.optional("KeyInfo"); // Ignored: keys come from the configuration only.
         children.finish()?;
 
         let mut parts = ElementCursor::new(signed_info, "ds:SignedInfo")?;
-        let canonicalization = parts.expect("CanonicalizationMethod")?;
+        let canonicalization = parts.require("CanonicalizationMethod")?;
         let signed_info_method = canonicalization_method(canonicalization)?;
-        let signature_method = parts.expect("SignatureMethod")?;
+        let signature_method = parts.require("SignatureMethod")?;
         let algorithm = SignatureAlgorithm::from_uri(algorithm_of(signature_method, "ds:SignatureMethod")?, policy.allow_sha1)?;
         let references: Vec<Element<'d>> = parts.rest();
         let reference_count = references.iter().filter(|e| e.is(DSIG_NS, "Reference")).count();
@@ -197,9 +197,9 @@ impl<'d> SignatureParts<'d> {
             None => Vec::new(),
         };
         let reference_method = reference_method(&transforms)?;
-        let digest_method = reference_parts.expect("DigestMethod")?;
+        let digest_method = reference_parts.require("DigestMethod")?;
         let digest_algorithm = HashAlgorithm::from_digest_uri(algorithm_of(digest_method, "ds:DigestMethod")?, policy.allow_sha1)?;
-        let digest_value = base64_value(reference_parts.expect("DigestValue")?, "DigestValue")?;
+        let digest_value = base64_value(reference_parts.require("DigestValue")?, "DigestValue")?;
         reference_parts.finish()?;
 
         Ok(SignatureParts {
@@ -363,7 +363,7 @@ impl<'d> ElementCursor<'d> {
         self.elements.next_if(|e| e.is(DSIG_NS, local))
     }
 
-    fn expect(&mut self, local: &'static str) -> Result<Element<'d>, DsigError> {
+    fn require(&mut self, local: &'static str) -> Result<Element<'d>, DsigError> {
         match self.elements.next() {
             Some(e) if e.is(DSIG_NS, local) => Ok(e),
             Some(other) => Err(unexpected(self.within, other)),
