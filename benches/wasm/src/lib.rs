@@ -13,6 +13,7 @@ use wasm_bindgen::prelude::*;
 const RESPONSE: &str = include_str!("../../../tests/fixtures/signed/assertion-rsa-sha256-large.xml");
 const CONNECTOR: &str = include_str!("../../../tests/fixtures/connectors/acme.json");
 const NOW: &str = "2026-01-01T00:01:00Z";
+const SP_KEY: &str = include_str!("../../../tests/keys/sp-signing.key");
 
 struct Fixture {
     posted: String,
@@ -20,6 +21,7 @@ struct Fixture {
     request: Request,
     env: MemoryEnv,
     rsa: (TrustedKey, Vec<u8>, Vec<u8>),
+    signing: (Connector, saml_edge::saml::authn_request::SpSigningKey),
 }
 
 fn fixture() -> &'static Fixture {
@@ -50,7 +52,12 @@ fn fixture() -> &'static Fixture {
             clock: Some(now),
             log_to_stderr: false,
         };
-        Fixture { posted, connector, request, env, rsa: (key, digest, signature) }
+        let mut signing_json: serde_json::Value = serde_json::from_str(CONNECTOR).expect("json");
+        signing_json["signAuthnRequest"] = true.into();
+        signing_json["privateKey"] = SP_KEY.into();
+        let signing_connector = Connector::from_json("acme", &signing_json.to_string()).expect("connector").0;
+        let sp_key = saml_edge::saml::authn_request::SpSigningKey::from_pem(SP_KEY, None).expect("SP key");
+        Fixture { posted, connector, request, env, rsa: (key, digest, signature), signing: (signing_connector, sp_key) }
     })
 }
 
@@ -96,4 +103,15 @@ pub fn validate_response_8kb() -> bool {
 pub fn acs_request_8kb() -> u16 {
     let f = fixture();
     block_on(service::handle(&f.env, f.request.clone())).status
+}
+
+#[wasm_bindgen]
+pub fn authn_request_signed() -> bool {
+    let (connector, key) = &fixture().signing;
+    saml_edge::saml::authn_request::redirect_request(connector, Some(key), "_id", Instant(0), "relay").is_ok()
+}
+
+#[wasm_bindgen]
+pub fn authn_request_unsigned() -> bool {
+    saml_edge::saml::authn_request::redirect_request(&fixture().connector, None, "_id", Instant(0), "relay").is_ok()
 }
