@@ -71,6 +71,10 @@ pub struct Connector {
     pub private_key_pass: Option<String>,
     pub enc_private_key: Option<String>,
     pub enc_private_key_pass: Option<String>,
+    /// SP decryption keys parsed from `encPrivateKey` (several PEM blocks = rollover).
+    pub decryption_keys: Vec<super::encryption::DecryptionKey>,
+    /// Accept RSA-1.5 key transport (refused by default: Bleichenbacher-style attacks).
+    pub allow_rsa15: bool,
     pub name_id_format: Option<String>,
     /// Allowed clock skew in milliseconds (Logto's `timeout`).
     pub clock_skew_ms: i64,
@@ -133,6 +137,7 @@ const KNOWN_FIELDS: &[&str] = &[
     "idpEntityId",
     "allowIdpInitiated",
     "allowSha1",
+    "allowRsa15",
     "wantAssertionsSigned",
     "wantResponseSigned",
     "minRsaKeyBits",
@@ -299,9 +304,20 @@ impl<'a> Fields<'a> {
         if sign_authn_request && private_key.is_none() {
             self.error("privateKey", "is required when signAuthnRequest is true");
         }
-        if encrypt_assertion {
-            self.error("encryptAssertion", "encrypted assertions are not supported yet; ask the IdP to send them unencrypted");
+        let decryption_keys = match &enc_private_key {
+            Some(pem) => match super::encryption::DecryptionKey::from_pem(pem, enc_private_key_pass.as_deref()) {
+                Ok(keys) => keys,
+                Err(message) => {
+                    self.error("encPrivateKey", &message);
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        if encrypt_assertion && enc_private_key.is_none() {
+            self.error("encPrivateKey", "is required when encryptAssertion is true");
         }
+        let allow_rsa15 = self.bool("allowRsa15", false);
 
         let name_id_format = self.string("nameIDFormat");
         if let Some(format) = &name_id_format {
@@ -358,6 +374,8 @@ impl<'a> Fields<'a> {
             private_key_pass,
             enc_private_key,
             enc_private_key_pass,
+            decryption_keys,
+            allow_rsa15,
             name_id_format,
             clock_skew_ms,
             profile_map,

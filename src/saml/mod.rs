@@ -2,6 +2,7 @@
 //! verified Response into an identity. Nothing here touches HTTP.
 
 pub mod config;
+pub mod encryption;
 pub mod authn_request;
 pub mod metadata;
 pub mod response;

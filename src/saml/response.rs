@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::config::{Connector, NAMEID_EMAIL};
 use super::time::Instant;
-use super::{ASSERTION_NS, PROTOCOL_NS};
+use super::{encryption, ASSERTION_NS, PROTOCOL_NS};
 use crate::dsig::{self, Verified};
 use crate::error::{Error, SamlError};
 use crate::xml::{Document, Element, Limits};
@@ -123,21 +123,18 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
     response.attribute("ID").ok_or(SamlError::MissingAttribute { element: "Response", attribute: "ID" })?;
     check_status(response)?;
 
-    // Exactly one assertion, as a direct child, and no other anywhere in the document.
-    let encrypted = response.children_named(ASSERTION_NS, "EncryptedAssertion").count();
-    let everywhere = doc.elements().filter(|e| e.is(ASSERTION_NS, "Assertion")).count();
-    let mut direct = response.children_named(ASSERTION_NS, "Assertion");
-    let assertion = direct.next();
-    if encrypted > 0 && everywhere == 0 {
-        if encrypted == 1 {
-            return Err(SamlError::EncryptedAssertionUnsupported.into());
-        }
-        return Err(SamlError::AssertionCount { found: encrypted }.into());
+    // Exactly one assertion, plaintext or encrypted, anywhere in the document, and it is a
+    // direct child of the Response.
+    let plaintext = doc.elements().filter(|e| e.is(ASSERTION_NS, "Assertion")).count();
+    let encrypted = doc.elements().filter(|e| e.is(ASSERTION_NS, "EncryptedAssertion")).count();
+    if plaintext + encrypted != 1 {
+        return Err(SamlError::AssertionCount { found: plaintext + encrypted }.into());
     }
-    let assertion = match assertion {
-        Some(a) if everywhere == 1 && encrypted == 0 => a,
-        _ => return Err(SamlError::AssertionCount { found: everywhere + encrypted }.into()),
-    };
+    let local = if plaintext == 1 { "Assertion" } else { "EncryptedAssertion" };
+    let carried = response.children_named(ASSERTION_NS, local).next().ok_or(SamlError::AssertionCount { found: 0 })?;
+    if connector.encrypt_assertion && plaintext == 1 {
+        return Err(SamlError::AssertionNotEncrypted.into());
+    }
 
     // Signatures: each one present must verify; the policy decides which are required.
     let keys = connector.trusted_keys();
@@ -145,6 +142,20 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
     let response_verified: Option<Verified<'_>> = match dsig::signature_child(response)? {
         Some(_) => Some(dsig::verify_element(response, &keys, &policy)?),
         None => None,
+    };
+
+    // An encrypted assertion is decrypted and parsed on its own, in the namespace context
+    // of the EncryptedAssertion, then goes through exactly the same checks.
+    let decrypted: Document;
+    let assertion = if plaintext == 1 {
+        carried
+    } else {
+        if connector.decryption_keys.is_empty() {
+            return Err(SamlError::EncryptedAssertionUnsupported.into());
+        }
+        let bytes = encryption::decrypt_assertion(carried, &connector.decryption_keys, connector.allow_rsa15)?;
+        decrypted = parse_in_context(carried, &bytes)?;
+        decrypted_assertion(&decrypted)?
     };
     let assertion_verified: Option<Verified<'_>> = match dsig::signature_child(assertion)? {
         Some(_) => Some(dsig::verify_element(assertion, &keys, &policy)?),
@@ -156,7 +167,8 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
     if connector.want_assertions_signed && assertion_verified.is_none() {
         return Err(SamlError::AssertionSignatureRequired.into());
     }
-    let assertion_covered = assertion_verified.is_some() || response_verified.is_some_and(|v| v.covers(assertion.id()));
+    // `carried` is the Assertion or the EncryptedAssertion that holds it.
+    let assertion_covered = assertion_verified.is_some() || response_verified.is_some_and(|v| v.covers(carried.id()));
     if !assertion_covered {
         return Err(SamlError::AssertionUnsigned.into());
     }
@@ -230,6 +242,48 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
         response_signed: response_verified.is_some(),
         assertion_signed: assertion_verified.is_some(),
     })
+}
+
+/// Parse decrypted bytes inside an element that re-declares the namespaces in scope at
+/// the EncryptedAssertion (and adds no binding of its own, so C14N sees the original
+/// context).
+fn parse_in_context(encrypted_assertion: Element<'_>, plaintext: &[u8]) -> Result<Document, Error> {
+    let text = std::str::from_utf8(plaintext).map_err(|_| SamlError::DecryptionFailed { detail: "the decrypted assertion is not UTF-8".into() })?;
+    let text = match text.trim_start().strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map_or("", |(_, body)| body),
+        None => text,
+    };
+    let mut bindings: Vec<(Option<&str>, &str)> = Vec::new();
+    for element in std::iter::once(encrypted_assertion).chain(encrypted_assertion.ancestors()) {
+        for decl in element.declarations() {
+            if !bindings.iter().any(|(p, _)| *p == decl.prefix()) {
+                bindings.push((decl.prefix(), decl.uri()));
+            }
+        }
+    }
+    let mut wrapper = String::from("<decrypted");
+    for (prefix, uri) in bindings {
+        match prefix {
+            Some(p) => wrapper.push_str(&format!(" xmlns:{p}=\"{}\"", super::metadata::escape(uri))),
+            None => wrapper.push_str(&format!(" xmlns=\"{}\"", super::metadata::escape(uri))),
+        }
+    }
+    wrapper.push('>');
+    wrapper.push_str(text);
+    wrapper.push_str("</decrypted>");
+    Ok(Document::parse(wrapper.as_bytes(), &Limits::default())?)
+}
+
+/// The decrypted content must be exactly one Assertion element (nothing else, nothing nested).
+fn decrypted_assertion(doc: &Document) -> Result<Element<'_>, SamlError> {
+    let mut children = doc.root().child_elements();
+    let assertion = children.next().filter(|a| a.is(ASSERTION_NS, "Assertion"));
+    let stray_text = doc.root().children().any(|c| matches!(c, crate::xml::NodeRef::Text(t) if !crate::xml::is_xml_whitespace(t)));
+    let nested = doc.elements().filter(|e| e.is(ASSERTION_NS, "Assertion") || e.is(ASSERTION_NS, "EncryptedAssertion")).count();
+    match assertion {
+        Some(assertion) if children.next().is_none() && !stray_text && nested == 1 => Ok(assertion),
+        _ => Err(SamlError::DecryptionFailed { detail: "the decrypted content is not exactly one Assertion".into() }),
+    }
 }
 
 fn check_status(response: Element<'_>) -> Result<(), SamlError> {

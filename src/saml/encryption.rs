@@ -1,0 +1,325 @@
+//! XML Encryption of assertions: an `EncryptedAssertion` → the plaintext Assertion's bytes.
+//!
+//! Key transport: RSA-OAEP (`xmlenc#rsa-oaep-mgf1p`, and `xmlenc11#rsa-oaep` with
+//! SHA-1/256/384/512 digests and MGF1 variants); RSA-1.5 only when the connector opts in
+//! (Bleichenbacher). Content: AES-128/192/256-CBC and AES-128/192/256-GCM. The EncryptedKey
+//! may sit inside EncryptedData's KeyInfo or beside it (RetrievalMethod / KeyName), and
+//! every configured SP key is tried (rollover). Whatever fails while unwrapping the key
+//! yields one and the same error, so the ACS is no padding oracle.
+
+use aes_gcm::aead::{Aead as _, KeyInit as _};
+use base64::Engine as _;
+use cbc::cipher::{BlockModeDecrypt as _, KeyIvInit as _};
+use rsa::pkcs1::DecodeRsaPrivateKey as _;
+use rsa::pkcs8::DecodePrivateKey as _;
+
+use crate::dsig::algorithms::DSIG_NS;
+use crate::error::SamlError;
+use crate::xml::{Element, NodeRef};
+
+pub const XENC_NS: &str = "http://www.w3.org/2001/04/xmlenc#";
+pub const XENC11_NS: &str = "http://www.w3.org/2009/xmlenc11#";
+
+const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
+const RSA_OAEP_11: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
+const RSA_1_5: &str = "http://www.w3.org/2001/04/xmlenc#rsa-1_5";
+const ENCRYPTED_KEY_TYPE: &str = "http://www.w3.org/2001/04/xmlenc#EncryptedKey";
+
+/// An SP decryption key (`encPrivateKey`).
+#[derive(Clone)]
+pub struct DecryptionKey {
+    key: rsa::RsaPrivateKey,
+}
+
+impl std::fmt::Debug for DecryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DecryptionKey(..)")
+    }
+}
+
+impl DecryptionKey {
+    /// Every private key in `pem` (several PEM blocks = rollover): PKCS#1, PKCS#8, or
+    /// encrypted PKCS#8 with `pass`.
+    pub fn from_pem(pem: &str, pass: Option<&str>) -> Result<Vec<DecryptionKey>, String> {
+        let mut keys = Vec::new();
+        let mut rest = pem;
+        while let Some(start) = rest.find("-----BEGIN ") {
+            let end_marker = rest[start..].find("-----END ").ok_or("PEM block without END line")? + start;
+            let end = rest[end_marker + 9..].find("-----").map(|i| end_marker + 9 + i + 5).ok_or("PEM block without END line")?;
+            let block = &rest[start..end];
+            let key = if block.contains("BEGIN ENCRYPTED PRIVATE KEY") {
+                let pass = pass.ok_or("the key is encrypted: encPrivateKeyPass is required")?;
+                rsa::RsaPrivateKey::from_pkcs8_encrypted_pem(block, pass.as_bytes()).map_err(|e| format!("cannot decrypt the key: {e}"))?
+            } else if block.contains("BEGIN RSA PRIVATE KEY") {
+                rsa::RsaPrivateKey::from_pkcs1_pem(block).map_err(|e| format!("not a PKCS#1 RSA key: {e}"))?
+            } else {
+                rsa::RsaPrivateKey::from_pkcs8_pem(block).map_err(|e| format!("not a PKCS#8 RSA key: {e}"))?
+            };
+            keys.push(DecryptionKey { key });
+            rest = &rest[end..];
+        }
+        if keys.is_empty() {
+            return Err("no PEM private key found".into());
+        }
+        Ok(keys)
+    }
+}
+
+/// Decrypt the one EncryptedData of an `EncryptedAssertion`; returns the plaintext bytes.
+pub fn decrypt_assertion(encrypted_assertion: Element<'_>, keys: &[DecryptionKey], allow_rsa15: bool) -> Result<Vec<u8>, SamlError> {
+    let fail = |detail: &str| SamlError::DecryptionFailed { detail: detail.to_string() };
+    if keys.is_empty() {
+        return Err(SamlError::EncryptedAssertionUnsupported);
+    }
+    let mut data = encrypted_assertion.children_named(XENC_NS, "EncryptedData");
+    let encrypted_data = data.next().ok_or_else(|| fail("EncryptedAssertion has no EncryptedData"))?;
+    if data.next().is_some() {
+        return Err(fail("EncryptedAssertion has more than one EncryptedData"));
+    }
+    if let Some(kind) = encrypted_data.attribute("Type") {
+        if kind != "http://www.w3.org/2001/04/xmlenc#Element" {
+            return Err(fail("EncryptedData must encrypt an element"));
+        }
+    }
+    let content = ContentAlgorithm::from_uri(algorithm(encrypted_data)?)?;
+    let encrypted_key = find_encrypted_key(encrypted_assertion, encrypted_data)?;
+    let session_key = unwrap_key(encrypted_key, keys, allow_rsa15, content.key_len())?;
+    let ciphertext = cipher_value(encrypted_data)?;
+    content.decrypt(&session_key, &ciphertext)
+}
+
+fn algorithm<'d>(element: Element<'d>) -> Result<&'d str, SamlError> {
+    element
+        .children_named(XENC_NS, "EncryptionMethod")
+        .next()
+        .and_then(|m| m.attribute("Algorithm"))
+        .ok_or_else(|| SamlError::DecryptionFailed { detail: format!("{} has no EncryptionMethod Algorithm", element.local_name()) })
+}
+
+fn cipher_value(element: Element<'_>) -> Result<Vec<u8>, SamlError> {
+    let value = element
+        .children_named(XENC_NS, "CipherData")
+        .next()
+        .and_then(|d| d.children_named(XENC_NS, "CipherValue").next())
+        .ok_or_else(|| SamlError::DecryptionFailed { detail: format!("{} has no CipherData/CipherValue", element.local_name()) })?;
+    if value.children().any(|c| !matches!(c, NodeRef::Text(_))) {
+        return Err(SamlError::DecryptionFailed { detail: "CipherValue must be plain base64 text".into() });
+    }
+    let compact: String = value.text().chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|_| SamlError::DecryptionFailed { detail: "CipherValue is not base64".into() })
+}
+
+/// The EncryptedKey for this EncryptedData: inside its KeyInfo, or a sibling named by
+/// RetrievalMethod (`URI="#id"`) or KeyName (`CarriedKeyName`), or the only sibling.
+fn find_encrypted_key<'d>(encrypted_assertion: Element<'d>, encrypted_data: Element<'d>) -> Result<Element<'d>, SamlError> {
+    let fail = |detail: &str| SamlError::DecryptionFailed { detail: detail.to_string() };
+    let siblings: Vec<Element<'d>> = encrypted_assertion.children_named(XENC_NS, "EncryptedKey").collect();
+    let key_info = encrypted_data.children_named(DSIG_NS, "KeyInfo").next();
+    if let Some(key_info) = key_info {
+        if let Some(inner) = key_info.children_named(XENC_NS, "EncryptedKey").next() {
+            return Ok(inner);
+        }
+        if let Some(retrieval) = key_info.children_named(DSIG_NS, "RetrievalMethod").next() {
+            if retrieval.attribute("Type").is_some_and(|t| t != ENCRYPTED_KEY_TYPE) {
+                return Err(fail("RetrievalMethod must point at an EncryptedKey"));
+            }
+            let id = retrieval.attribute("URI").and_then(|u| u.strip_prefix('#')).ok_or_else(|| fail("RetrievalMethod URI must be \"#id\""))?;
+            let matching: Vec<Element<'d>> = siblings.iter().copied().filter(|k| k.attribute("Id") == Some(id)).collect();
+            return match matching[..] {
+                [one] => Ok(one),
+                _ => Err(fail("RetrievalMethod does not name exactly one EncryptedKey beside the EncryptedData")),
+            };
+        }
+        if let Some(name) = key_info.children_named(DSIG_NS, "KeyName").next() {
+            let name = name.text();
+            let matching: Vec<Element<'d>> = siblings
+                .iter()
+                .copied()
+                .filter(|k| k.children_named(XENC_NS, "CarriedKeyName").next().is_some_and(|c| c.text().trim() == name.trim()))
+                .collect();
+            return match matching[..] {
+                [one] => Ok(one),
+                _ => Err(fail("KeyName does not name exactly one EncryptedKey beside the EncryptedData")),
+            };
+        }
+    }
+    match siblings[..] {
+        [one] => Ok(one),
+        [] => Err(fail("no EncryptedKey for the EncryptedData")),
+        _ => Err(fail("several EncryptedKeys and no KeyInfo saying which one")),
+    }
+}
+
+/// RSA-decrypt the session key with each configured SP key. Every failure is reported
+/// the same way (no oracle), and the length must fit the content algorithm.
+fn unwrap_key(encrypted_key: Element<'_>, keys: &[DecryptionKey], allow_rsa15: bool, key_len: usize) -> Result<Vec<u8>, SamlError> {
+    let uri = algorithm(encrypted_key)?;
+    let method = encrypted_key.children_named(XENC_NS, "EncryptionMethod").next();
+    let digest = method.and_then(|m| m.children_named(DSIG_NS, "DigestMethod").next()).and_then(|d| d.attribute("Algorithm"));
+    let mgf = method.and_then(|m| m.children_named(XENC11_NS, "MGF").next()).and_then(|d| d.attribute("Algorithm"));
+    let label = match method.and_then(|m| m.children_named(XENC_NS, "OAEPparams").next()) {
+        Some(params) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(params.text().split_whitespace().collect::<String>())
+                .map_err(|_| SamlError::DecryptionFailed { detail: "OAEPparams is not base64".into() })?,
+        ),
+        None => None,
+    };
+    let transport = match uri {
+        RSA_OAEP_MGF1P => KeyTransport::Oaep { digest: oaep_hash(digest)?, mgf: OaepHash::Sha1 },
+        RSA_OAEP_11 => KeyTransport::Oaep { digest: oaep_hash(digest)?, mgf: mgf_hash(mgf)? },
+        RSA_1_5 if allow_rsa15 => KeyTransport::Pkcs1v15,
+        RSA_1_5 => return Err(SamlError::Rsa15Refused),
+        other => return Err(SamlError::DecryptionFailed { detail: format!("key transport {other} is not supported") }),
+    };
+    let ciphertext = cipher_value(encrypted_key)?;
+    let mut rng = rsa::rand_core::UnwrapErr(getrandom::SysRng);
+    for key in keys {
+        let result = match transport {
+            KeyTransport::Oaep { digest, mgf } => oaep_decrypt(&key.key, &mut rng, digest, mgf, label.as_deref(), &ciphertext),
+            // Implicit rejection: a malformed RSA-1.5 block yields a random key, so the
+            // content decryption fails like any wrong key would (no Bleichenbacher oracle).
+            KeyTransport::Pkcs1v15 => key.key.decrypt_blinded(&mut rng, rsa::Pkcs1v15Encrypt, &ciphertext).ok().filter(|k| k.len() == key_len).or_else(|| {
+                let mut random = vec![0u8; key_len];
+                getrandom::fill(&mut random).ok().map(|_| random)
+            }),
+        };
+        if let Some(session_key) = result.filter(|k| k.len() == key_len) {
+            return Ok(session_key);
+        }
+    }
+    Err(SamlError::DecryptionFailed { detail: "no configured SP key decrypts the EncryptedKey".into() })
+}
+
+#[derive(Clone, Copy)]
+enum KeyTransport {
+    Oaep { digest: OaepHash, mgf: OaepHash },
+    Pkcs1v15,
+}
+
+#[derive(Clone, Copy)]
+enum OaepHash {
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+fn oaep_hash(uri: Option<&str>) -> Result<OaepHash, SamlError> {
+    Ok(match uri {
+        None | Some("http://www.w3.org/2000/09/xmldsig#sha1") => OaepHash::Sha1,
+        Some("http://www.w3.org/2001/04/xmlenc#sha256") => OaepHash::Sha256,
+        Some("http://www.w3.org/2001/04/xmldsig-more#sha384") => OaepHash::Sha384,
+        Some("http://www.w3.org/2001/04/xmlenc#sha512") => OaepHash::Sha512,
+        Some(other) => return Err(SamlError::DecryptionFailed { detail: format!("OAEP digest {other} is not supported") }),
+    })
+}
+
+fn mgf_hash(uri: Option<&str>) -> Result<OaepHash, SamlError> {
+    Ok(match uri {
+        None | Some("http://www.w3.org/2009/xmlenc11#mgf1sha1") => OaepHash::Sha1,
+        Some("http://www.w3.org/2009/xmlenc11#mgf1sha256") => OaepHash::Sha256,
+        Some("http://www.w3.org/2009/xmlenc11#mgf1sha384") => OaepHash::Sha384,
+        Some("http://www.w3.org/2009/xmlenc11#mgf1sha512") => OaepHash::Sha512,
+        Some(other) => return Err(SamlError::DecryptionFailed { detail: format!("MGF {other} is not supported") }),
+    })
+}
+
+fn oaep_decrypt(
+    key: &rsa::RsaPrivateKey,
+    rng: &mut rsa::rand_core::UnwrapErr<getrandom::SysRng>,
+    digest: OaepHash,
+    mgf: OaepHash,
+    label: Option<&[u8]>,
+    ciphertext: &[u8],
+) -> Option<Vec<u8>> {
+    macro_rules! oaep {
+        ($d:ty, $m:ty) => {{
+            let padding = match label {
+                Some(label) => rsa::Oaep::<$d, $m>::new_with_mgf_hash_and_label(label.to_vec()),
+                None => rsa::Oaep::<$d, $m>::new_with_mgf_hash(),
+            };
+            key.decrypt_blinded(rng, padding, ciphertext).ok()
+        }};
+    }
+    use OaepHash::*;
+    match (digest, mgf) {
+        (Sha1, Sha1) => oaep!(sha1::Sha1, sha1::Sha1),
+        (Sha1, Sha256) => oaep!(sha1::Sha1, sha2::Sha256),
+        (Sha256, Sha1) => oaep!(sha2::Sha256, sha1::Sha1),
+        (Sha256, Sha256) => oaep!(sha2::Sha256, sha2::Sha256),
+        (Sha384, Sha1) => oaep!(sha2::Sha384, sha1::Sha1),
+        (Sha384, Sha384) => oaep!(sha2::Sha384, sha2::Sha384),
+        (Sha512, Sha1) => oaep!(sha2::Sha512, sha1::Sha1),
+        (Sha512, Sha512) => oaep!(sha2::Sha512, sha2::Sha512),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum ContentAlgorithm {
+    Cbc(usize),
+    Gcm(usize),
+}
+
+impl ContentAlgorithm {
+    fn from_uri(uri: &str) -> Result<Self, SamlError> {
+        Ok(match uri {
+            "http://www.w3.org/2001/04/xmlenc#aes128-cbc" => ContentAlgorithm::Cbc(16),
+            "http://www.w3.org/2001/04/xmlenc#aes192-cbc" => ContentAlgorithm::Cbc(24),
+            "http://www.w3.org/2001/04/xmlenc#aes256-cbc" => ContentAlgorithm::Cbc(32),
+            "http://www.w3.org/2009/xmlenc11#aes128-gcm" => ContentAlgorithm::Gcm(16),
+            "http://www.w3.org/2009/xmlenc11#aes192-gcm" => ContentAlgorithm::Gcm(24),
+            "http://www.w3.org/2009/xmlenc11#aes256-gcm" => ContentAlgorithm::Gcm(32),
+            other => return Err(SamlError::DecryptionFailed { detail: format!("content encryption {other} is not supported") }),
+        })
+    }
+
+    fn key_len(self) -> usize {
+        match self {
+            ContentAlgorithm::Cbc(n) | ContentAlgorithm::Gcm(n) => n,
+        }
+    }
+
+    /// CBC: IV (16) ‖ ciphertext, ISO 10126 padding (only the last byte is meaningful).
+    /// GCM: IV (12) ‖ ciphertext ‖ tag (16).
+    fn decrypt(self, key: &[u8], data: &[u8]) -> Result<Vec<u8>, SamlError> {
+        let fail = || SamlError::DecryptionFailed { detail: "the assertion's ciphertext does not decrypt (tampered, or the wrong key)".into() };
+        match self {
+            ContentAlgorithm::Cbc(n) => {
+                if data.len() < 32 || data.len() % 16 != 0 {
+                    return Err(fail());
+                }
+                let (iv, body) = data.split_at(16);
+                let mut blocks: Vec<aes::Block> = body.chunks(16).filter_map(|c| aes::Block::try_from(c).ok()).collect();
+                match n {
+                    16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv).map_err(|_| fail())?.decrypt_blocks(&mut blocks),
+                    24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(key, iv).map_err(|_| fail())?.decrypt_blocks(&mut blocks),
+                    _ => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv).map_err(|_| fail())?.decrypt_blocks(&mut blocks),
+                }
+                let mut plain: Vec<u8> = blocks.iter().flat_map(|b| b.iter().copied()).collect();
+                let pad = usize::from(*plain.last().ok_or_else(fail)?);
+                if pad == 0 || pad > 16 || pad > plain.len() {
+                    return Err(fail());
+                }
+                plain.truncate(plain.len() - pad);
+                Ok(plain)
+            }
+            ContentAlgorithm::Gcm(n) => {
+                if data.len() < 12 + 16 {
+                    return Err(fail());
+                }
+                let (iv, body) = data.split_at(12);
+                let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::try_from(iv).map_err(|_| fail())?;
+                let plain = match n {
+                    16 => aes_gcm::Aes128Gcm::new_from_slice(key).map_err(|_| fail())?.decrypt(&nonce, body),
+                    24 => aes_gcm::AesGcm::<aes::Aes192, aes_gcm::aead::consts::U12>::new_from_slice(key).map_err(|_| fail())?.decrypt(&nonce, body),
+                    _ => aes_gcm::Aes256Gcm::new_from_slice(key).map_err(|_| fail())?.decrypt(&nonce, body),
+                };
+                plain.map_err(|_| fail())
+            }
+        }
+    }
+}
