@@ -65,6 +65,27 @@ impl DecryptionKey {
     }
 }
 
+impl DecryptionKey {
+    /// The public half as an XML-DSig `RSAKeyValue` (base64 Modulus and Exponent), for SP
+    /// metadata.
+    pub fn rsa_key_value(&self) -> (String, String) {
+        use rsa::traits::PublicKeyParts as _;
+        let public = self.key.to_public_key();
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        (b64(&public.n().as_ref().to_be_bytes_trimmed_vartime()), b64(&public.e().to_be_bytes_trimmed_vartime()))
+    }
+}
+
+/// Encryption methods we decrypt, in preference order, for SP metadata.
+pub const SUPPORTED_METHODS: &[&str] = &[
+    "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+    "http://www.w3.org/2009/xmlenc11#aes128-gcm",
+    "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
+    "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+    RSA_OAEP_11,
+    RSA_OAEP_MGF1P,
+];
+
 /// Decrypt the one EncryptedData of an `EncryptedAssertion`; returns the plaintext bytes.
 pub fn decrypt_assertion(encrypted_assertion: Element<'_>, keys: &[DecryptionKey], allow_rsa15: bool) -> Result<Vec<u8>, SamlError> {
     let fail = |detail: &str| SamlError::DecryptionFailed { detail: detail.to_string() };

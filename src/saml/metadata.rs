@@ -115,6 +115,18 @@ pub fn sp_metadata(connector: &Connector, signing_certificate_der: Option<&[u8]>
             "    <md:KeyDescriptor use=\"signing\"><ds:KeyInfo xmlns:ds=\"{DSIG_NS}\"><ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\n"
         ));
     }
+    // Decryption keys (rollover: all of them) as bare RSA key values: a certificate would
+    // need signing, and the key is what an IdP encrypts to.
+    for key in &connector.decryption_keys {
+        let (modulus, exponent) = key.rsa_key_value();
+        xml.push_str(&format!(
+            "    <md:KeyDescriptor use=\"encryption\"><ds:KeyInfo xmlns:ds=\"{DSIG_NS}\"><ds:KeyValue><ds:RSAKeyValue><ds:Modulus>{modulus}</ds:Modulus><ds:Exponent>{exponent}</ds:Exponent></ds:RSAKeyValue></ds:KeyValue></ds:KeyInfo>"
+        ));
+        for method in super::encryption::SUPPORTED_METHODS {
+            xml.push_str(&format!("<md:EncryptionMethod Algorithm=\"{method}\"/>"));
+        }
+        xml.push_str("</md:KeyDescriptor>\n");
+    }
     let format = connector.name_id_format.as_deref().unwrap_or(super::config::NAMEID_UNSPECIFIED);
     xml.push_str(&format!("    <md:NameIDFormat>{}</md:NameIDFormat>\n", escape(format)));
     xml.push_str(&format!(
