@@ -27,8 +27,7 @@ impl Env for SpinEnv {
     }
 
     fn now(&self) -> Instant {
-        let elapsed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        Instant(elapsed.as_millis() as i64)
+        Instant::system_now()
     }
 
     fn random(&self, out: &mut [u8]) -> Result<(), String> {

@@ -16,6 +16,14 @@ impl Instant {
         self.0.div_euclid(1000)
     }
 
+    /// The system clock, for hosts that have one through std (native, WASI). Never called
+    /// by the validator: hosts read the clock and pass the time in.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn system_now() -> Instant {
+        let elapsed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Instant(elapsed.as_millis() as i64)
+    }
+
     pub fn plus_millis(self, ms: i64) -> Instant {
         Instant(self.0.saturating_add(ms))
     }

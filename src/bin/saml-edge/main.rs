@@ -120,10 +120,7 @@ mod cli {
     fn now(args: &Args) -> Result<Instant, Usage> {
         match args.value("now") {
             Some(text) => Instant::parse(text).ok_or_else(|| Usage(format!("--now {text:?} is not an RFC 3339 UTC time like 2026-01-01T00:01:00Z"))),
-            None => {
-                let elapsed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-                Ok(Instant(elapsed.as_millis() as i64))
-            }
+            None => Ok(Instant::system_now()),
         }
     }
 
