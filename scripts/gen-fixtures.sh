@@ -10,6 +10,11 @@
 # - If a freshly signed file differs from the existing one only in
 #   SignatureValue (ECDSA is randomised) and the existing one still verifies,
 #   the existing file is kept, so reruns leave the tree unchanged.
+# - Encrypted assertions (XML Encryption, `xmlsec1 --encrypt`) go to
+#   tests/fixtures/encrypted/; each is decrypted again with `xmlsec1 --decrypt`
+#   (and its Assertion signature verified). Encryption is randomised, so an
+#   existing file is kept when the new one differs only in CipherValue (and
+#   DigestValue/SignatureValue) and the existing one still passes every check.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -81,8 +86,8 @@ VERIFY_KEY_DATA=(--enabled-key-data "key-name,key-value,rsa,ecdsa,hmac")
 # ---------------------------------------------------------------------------
 # 1. Keys
 # ---------------------------------------------------------------------------
-gen_key() { # name kind(rsa2048|rsa1024|p256|p384) cn
-    local name=$1 kind=$2 cn=$3 key="$KEYS/$1.key" crt="$KEYS/$1.crt"
+gen_key() { # name kind(rsa2048|rsa1024|p256|p384) cn [keyUsage]
+    local name=$1 kind=$2 cn=$3 usage=${4:-digitalSignature} key="$KEYS/$1.key" crt="$KEYS/$1.crt"
     if [[ ! -s $key ]]; then
         case $kind in
             rsa2048) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key" 2>/dev/null ;;
@@ -117,7 +122,7 @@ commonName = supplied
 organizationName = optional
 [ ext ]
 basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
+keyUsage = critical,$usage
 subjectKeyIdentifier = hash
 EOF
         openssl req -new -key "$key" -subj "/CN=$cn/O=saml-edge tests" -out "$ca/req.csr"
@@ -133,6 +138,9 @@ gen_key rollover-rsa2048 rsa2048 "saml-edge test idp rollover"
 gen_key weak-rsa1024     rsa1024 "saml-edge test idp weak"
 gen_key idp-p256         p256    "saml-edge test idp p256"
 gen_key idp-p384         p384    "saml-edge test idp p384"
+# SP decryption keys (XML Encryption key transport), certificates for keyEncipherment
+gen_key sp-enc-rsa2048   rsa2048 "saml-edge test sp encryption"   keyEncipherment
+gen_key sp-enc2-rsa2048  rsa2048 "saml-edge test sp encryption 2" keyEncipherment
 if [[ ! -s $KEYS/hmac.key ]]; then
     openssl rand -out "$KEYS/hmac.key" 32
     echo "generated $KEYS/hmac.key"
@@ -154,6 +162,8 @@ certificates, anywhere outside tests.
 | `weak-rsa1024.key/.crt` | 1024-bit RSA key (must be rejected as too weak) |
 | `idp-p256.key/.crt` | ECDSA P-256 IdP key |
 | `idp-p384.key/.crt` | ECDSA P-384 IdP key |
+| `sp-enc-rsa2048.key/.crt` | SP decryption key: encrypted assertions are encrypted to its certificate |
+| `sp-enc2-rsa2048.key/.crt` | a second SP decryption key (SP key rollover tests) |
 | `hmac.key` | 32 random bytes, HMAC key (HMAC signatures must be refused) |
 
 Delete a key pair and rerun `scripts/gen-fixtures.sh` to regenerate it
@@ -691,3 +701,276 @@ must_not_verify assertion-rollover-key     idp-rsa2048 A
 must_not_verify assertion-rsa-sha256       other-rsa2048 A
 
 echo "all ${#FIXTURES[@]} fixtures signed and verified by xmlsec1"
+
+# ---------------------------------------------------------------------------
+# 6. Encrypted assertions (tests/fixtures/encrypted/), issue 6
+#    samlp:Response > saml:EncryptedAssertion > xenc:EncryptedData (Type Element),
+#    made by `xmlsec1 --encrypt --xml-data`: xmlsec1 serialises the selected
+#    saml:Assertion, encrypts it and replaces it with the filled EncryptedData
+#    template. Unless said otherwise: key transport rsa-oaep-mgf1p (SHA-1),
+#    EncryptedKey inside EncryptedData's KeyInfo, SP key sp-enc-rsa2048, and the
+#    plaintext is the signed Assertion of signed/assertion-rsa-sha256.xml.
+# ---------------------------------------------------------------------------
+ENC="$ROOT/tests/fixtures/encrypted"
+mkdir -p "$ENC" "$TPL/encrypted" "$WORK/enc"
+ENC_FIXTURES=()
+
+NS_XENC="http://www.w3.org/2001/04/xmlenc#"
+NS_XENC11="http://www.w3.org/2009/xmlenc11#"
+KT_OAEP="${NS_XENC}rsa-oaep-mgf1p"
+KT_OAEP11="${NS_XENC11}rsa-oaep"
+KT_RSA15="${NS_XENC}rsa-1_5"
+MGF1_SHA256="${NS_XENC11}mgf1sha256"
+MGF1_SHA512="${NS_XENC11}mgf1sha512"
+AES_CBC() { echo "${NS_XENC}aes$1-cbc"; }     # 128|192|256
+AES_GCM() { echo "${NS_XENC11}aes$1-gcm"; }
+
+# The Assertion to encrypt: the one inside EncryptedAssertion (not a plaintext sibling).
+XP_TO_ENCRYPT="//*[local-name()='EncryptedAssertion' and namespace-uri()='$NS_SAML']/*[local-name()='Assertion' and namespace-uri()='$NS_SAML']"
+
+# xmlsec1 encrypts the bare serialisation of the node: namespace declarations of
+# ancestors are NOT copied into the plaintext. So the Assertion declares what it
+# uses itself (as real IdPs' output does); exc-c14n output, hence the baseline
+# signature, is unchanged by that.
+A_SELF_NS="xmlns:saml=\"$NS_SAML\" xmlns:xs=\"$NS_XS\" xmlns:xsi=\"$NS_XSI\""
+
+# stdin Response -> its (only) Assertion wrapped in <saml:EncryptedAssertion>,
+# with A_SELF_NS declared on the Assertion.
+wrap_encrypted() {
+    deviate 1 '\n  \K(?=<saml:Assertion )' $'<saml:EncryptedAssertion>\n    ' \
+        | deviate 1 '<saml:EncryptedAssertion>\n    <saml:Assertion \K' "$A_SELF_NS " \
+        | deviate 1 '</saml:Assertion>\K' $'\n  </saml:EncryptedAssertion>'
+}
+
+# enc_key_tmpl KEY_TRANSPORT [DIGEST] [MGF] [EncryptedKey attributes] [XML after CipherData]
+enc_key_tmpl() {
+    local inner="" em
+    [[ -n ${2:-} ]] && inner="<ds:DigestMethod Algorithm=\"$2\"/>"
+    [[ -n ${3:-} ]] && inner+="<xenc11:MGF xmlns:xenc11=\"$NS_XENC11\" Algorithm=\"$3\"/>"
+    if [[ -n $inner ]]; then em="<xenc:EncryptionMethod Algorithm=\"$1\">$inner</xenc:EncryptionMethod>"
+    else em="<xenc:EncryptionMethod Algorithm=\"$1\"/>"; fi
+    printf '<xenc:EncryptedKey%s>%s<xenc:CipherData><xenc:CipherValue/></xenc:CipherData>%s</xenc:EncryptedKey>' \
+        "${4:-}" "$em" "${5:-}"
+}
+# enc_tmpl CONTENT_ALG ENCRYPTED_KEY_TEMPLATE : the xmlsec1 --encrypt template
+enc_tmpl() {
+    printf '<xenc:EncryptedData xmlns:xenc="%s" Type="%sElement"><xenc:EncryptionMethod Algorithm="%s"/><ds:KeyInfo xmlns:ds="%s">%s</ds:KeyInfo><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>\n' \
+        "$NS_XENC" "$NS_XENC" "$1" "$NS_DS" "$2"
+}
+
+# detach_key KEYINFO_XML : stdin -> stdout. Moves the EncryptedKey out of
+# EncryptedData's KeyInfo to be EncryptedData's next sibling (declaring xenc/ds on
+# it: they were in scope only inside EncryptedData) and fills KeyInfo with KEYINFO_XML.
+detach_key() {
+    KI="$1" DECL="xmlns:xenc=\"$NS_XENC\" xmlns:ds=\"$NS_DS\"" perl -0777 -pe '
+        my $n = s{(<ds:KeyInfo [^>]*>)<xenc:EncryptedKey([ >].*?</xenc:EncryptedKey>)(</ds:KeyInfo>.*?</xenc:EncryptedData>)}
+                 {$1$ENV{KI}$3\n    <xenc:EncryptedKey $ENV{DECL}$2}gs;
+        die "detach_key: matched $n times, expected 1\n" unless $n == 1;'
+}
+drop_detached_key() { perl -0777 -pe 's{\n    <xenc:EncryptedKey .*?</xenc:EncryptedKey>}{}s'; }
+# blank the values filled in by signing, to compare a signed doc with its template
+blank_sig() { perl -0777 -pe 's{<ds:(DigestValue|SignatureValue|X509Certificate)>[^<]*</ds:\1>}{<ds:$1/>}g'; }
+# blank the randomised values (for the keep-the-existing-file rule)
+strip_random() { perl -0777 -pe 's{((?:CipherValue|DigestValue|SignatureValue)>)[^<]*<}{$1<}g' "$1"; }
+
+decrypt_one() { # file out xmlsec1-key-args...
+    local f=$1 o=$2
+    shift 2
+    xmlsec1 --decrypt "$@" --output "$o" "$f" >"$WORK/decrypt.log" 2>&1
+}
+
+# enc_check FILE NAME SPKEY DATA KIND : decrypt FILE with xmlsec1 and compare the
+# result with the plaintext document DATA; verify the signature(s).
+enc_check() {
+    local f=$1 name=$2 spkey=$3 data=$4 kind=$5 dec="$WORK/enc/$2.dec.xml" sk="$WORK/enc/$2.session.key"
+    case $kind in
+        plain|xsw|sign)
+            decrypt_one "$f" "$dec" --privkey-pem "$KEYS/$spkey.key" || return 1
+            if [[ $kind == sign ]]; then
+                # encrypt-then-sign: the Response signature covers the EncryptedAssertion
+                verify_one "$f" idp-rsa2048 "$XP_RESPONSE_SIG" || return 1
+                cmp -s <(blank_sig <"$dec") <(blank_sig <"$data") || { echo "decrypted $name != $data" >"$WORK/decrypt.log"; return 1; }
+                # ... so it no longer verifies once the Assertion is decrypted in place
+                if verify_one "$dec" idp-rsa2048 "$XP_RESPONSE_SIG"; then
+                    echo "decrypted $name: Response signature still verifies" >"$WORK/decrypt.log"; return 1
+                fi
+                return 0
+            fi
+            cmp -s "$dec" "$data" || { echo "decrypted $name != $data" >"$WORK/decrypt.log"; return 1; }
+            ;;
+        beside)
+            # xmlsec1 follows ds:RetrievalMethod to the sibling EncryptedKey (its Id registered as ID)
+            decrypt_one "$f" "$dec" --privkey-pem "$KEYS/$spkey.key" \
+                --id-attr:Id "$NS_XENC:EncryptedKey" || return 1
+            cmp -s <(drop_detached_key <"$dec") "$data" || { echo "decrypted $name != $data" >"$WORK/decrypt.log"; return 1; }
+            ;;
+        keyname)
+            # xmlsec1 cannot resolve CarriedKeyName inside the document, and it only
+            # decrypts EncryptedData nodes: unwrap the session key with openssl
+            # (RSA-OAEP, SHA-1, MGF1-SHA-1), then let xmlsec1 find it by ds:KeyName k1.
+            # xmlsec1 falls back to the first key of the right size when no name
+            # matches, so an all-zero decoy key is loaded first: only a working
+            # KeyName lookup picks the real one.
+            perl -0777 -ne 'print "$1\n" if m{<xenc:EncryptedKey .*?<xenc:CarriedKeyName>k1</xenc:CarriedKeyName>}s
+                    && m{<xenc:EncryptedKey .*?<xenc:CipherValue>([^<]*)</xenc:CipherValue>}s' "$f" \
+                | openssl base64 -d > "$sk.enc"
+            openssl pkeyutl -decrypt -inkey "$KEYS/$spkey.key" -pkeyopt rsa_padding_mode:oaep \
+                -in "$sk.enc" -out "$sk" >"$WORK/decrypt.log" 2>&1 || return 1
+            head -c "$(wc -c <"$sk")" /dev/zero > "$sk.decoy"
+            decrypt_one "$f" "$dec" --aeskey:decoy "$sk.decoy" --aeskey:k1 "$sk" || return 1
+            cmp -s <(drop_detached_key <"$dec") "$data" || { echo "decrypted $name != $data" >"$WORK/decrypt.log"; return 1; }
+            ;;
+    esac
+    # sign-then-encrypt: the decrypted Assertion's own signature verifies
+    verify_one "$dec" idp-rsa2048 "$XP_ASSERTION_SIG" || return 1
+}
+
+# enc_fixture NAME SPKEY SESSION_KEY DATA KIND   (template already in $TPL/encrypted/NAME.xml)
+#   SESSION_KEY: aes-128|aes-192|aes-256 (xmlsec1 --session-key)
+#   KIND: plain   | xsw (plain, DATA has an extra plaintext Assertion)
+#         beside  (EncryptedKey moved beside EncryptedData, KeyInfo = RetrievalMethod)
+#         keyname (EncryptedKey beside EncryptedData with CarriedKeyName k1, KeyInfo = KeyName k1)
+#         sign    (encrypt, then sign the Response with idp-rsa2048)
+enc_fixture() {
+    local name=$1 spkey=$2 sk=$3 data=$4 kind=$5 out="$ENC/$1.xml" cur="$WORK/enc/$1.xml"
+    if ! xmlsec1 --encrypt --pubkey-cert-pem "$KEYS/$spkey.crt" --session-key "$sk" \
+            --xml-data "$data" --node-xpath "$XP_TO_ENCRYPT" \
+            --output "$cur.0" "$TPL/encrypted/$name.xml" 2>"$WORK/encrypt.log"; then
+        cat "$WORK/encrypt.log" >&2
+        echo "FAIL: xmlsec1 could not encrypt $name" >&2
+        return 1
+    fi
+    case $kind in
+        beside)  detach_key "<ds:RetrievalMethod URI=\"#_ek-0001\" Type=\"${NS_XENC}EncryptedKey\"/>" <"$cur.0" >"$cur" ;;
+        keyname) detach_key "<ds:KeyName>k1</ds:KeyName>" <"$cur.0" >"$cur" ;;
+        sign)
+            # shellcheck disable=SC2046
+            if ! xmlsec1 --sign $(key_sign_args idp-rsa2048) "${ID_ATTRS[@]}" --node-xpath "$XP_RESPONSE_SIG" \
+                    --output "$cur" "$cur.0" 2>"$WORK/sign.log"; then
+                cat "$WORK/sign.log" >&2
+                echo "FAIL: xmlsec1 could not sign $name (R)" >&2
+                return 1
+            fi ;;
+        *) cp "$cur.0" "$cur" ;;
+    esac
+    if ! enc_check "$cur" "$name" "$spkey" "$data" "$kind"; then
+        cat "$WORK/decrypt.log" "$WORK/verify.log" >&2
+        echo "FAIL: self-check of $name failed" >&2
+        return 1
+    fi
+    if [[ -f $out ]] && ! cmp -s "$cur" "$out"; then
+        # keep the existing file if only randomised values differ and it still passes
+        if [[ "$(strip_random "$cur")" != "$(strip_random "$out")" ]] \
+                || ! enc_check "$out" "$name" "$spkey" "$data" "$kind"; then
+            cp "$cur" "$out"
+        fi
+    elif [[ ! -f $out ]]; then
+        cp "$cur" "$out"
+    fi
+    # final self-check on the bytes actually left in the repo
+    if ! enc_check "$out" "$name" "$spkey" "$data" "$kind"; then
+        cat "$WORK/decrypt.log" "$WORK/verify.log" >&2
+        echo "FAIL: self-check of $out failed" >&2
+        return 1
+    fi
+    ENC_FIXTURES+=("$name")
+    printf '  ok  %-40s to=%-17s %s\n' "encrypted/$name.xml" "$spkey" "$kind"
+}
+
+# must_not_decrypt NAME SPKEY : negative self-check (wrong SP key)
+must_not_decrypt() {
+    if decrypt_one "$ENC/$1.xml" "$WORK/enc/neg.xml" --privkey-pem "$KEYS/$2.key"; then
+        echo "FAIL: encrypted/$1.xml unexpectedly decrypts with $2" >&2
+        return 1
+    fi
+    printf '  ok  %-40s does NOT decrypt with %s\n' "encrypted/$1.xml" "$2"
+}
+
+echo "encrypted -> $ENC"
+
+# --- plaintext documents (templates/encrypted/data-*.xml): what decryption must give back
+#     sign-then-encrypt: the signed baseline, Assertion wrapped in EncryptedAssertion
+DATA_SIGNED="$TPL/encrypted/data-signed-assertion.xml"
+wrap_encrypted <"$OUT/assertion-rsa-sha256.xml" | write_tpl encrypted/data-signed-assertion
+verify_one "$DATA_SIGNED" idp-rsa2048 "$XP_ASSERTION_SIG" \
+    || { cat "$WORK/verify.log" >&2; echo "FAIL: $DATA_SIGNED does not verify" >&2; exit 1; }
+
+#     encrypt-then-sign: unsigned Assertion, empty Response Signature template after the Issuer
+DATA_ETS="$TPL/encrypted/data-encrypt-then-sign.xml"
+reset_doc
+R_SIG="$(sig_std "$RESP_ID" "$RSA_SHA256" "$SHA256" keyinfo)"
+ATTRS="$(generic_attrs)"
+doc | wrap_encrypted | write_tpl encrypted/data-encrypt-then-sign
+
+#     wrapping attempt: an unsigned plaintext Assertion for mallory before the EncryptedAssertion
+DATA_XSW="$TPL/encrypted/data-xsw.xml"
+reset_doc
+NAMEID_VAL="mallory@evil.test"
+EMAIL="mallory@evil.test"
+ATTRS="$(generic_attrs)"
+EMAIL="$NAMEID"
+EVIL="$(doc | perl -0777 -ne 'print $1 if m{\n(  <saml:Assertion .*?</saml:Assertion>)}s' \
+    | deviate 1 ' ID="\K_assert-0001' '_assert-evil')"
+deviate 1 '</samlp:Status>\K' $'\n'"$EVIL" <"$DATA_SIGNED" | write_tpl encrypted/data-xsw
+verify_one "$DATA_XSW" idp-rsa2048 "$XP_ASSERTION_SIG" \
+    || { cat "$WORK/verify.log" >&2; echo "FAIL: $DATA_XSW does not verify" >&2; exit 1; }
+
+# --- algorithm matrix: rsa-oaep-mgf1p (SHA-1) x AES-CBC / AES-GCM ---------------
+for bits in 128 192 256; do
+    enc_tmpl "$(AES_CBC $bits)" "$(enc_key_tmpl "$KT_OAEP" "$SHA1")" | write_tpl "encrypted/oaep-mgf1p-aes$bits-cbc"
+    enc_fixture "oaep-mgf1p-aes$bits-cbc" sp-enc-rsa2048 "aes-$bits" "$DATA_SIGNED" plain
+done
+for bits in 128 192 256; do
+    enc_tmpl "$(AES_GCM $bits)" "$(enc_key_tmpl "$KT_OAEP" "$SHA1")" | write_tpl "encrypted/oaep-mgf1p-aes$bits-gcm"
+    enc_fixture "oaep-mgf1p-aes$bits-gcm" sp-enc-rsa2048 "aes-$bits" "$DATA_SIGNED" plain
+done
+
+# --- XML Encryption 1.1 rsa-oaep (explicit digest and MGF): only if xmlsec1 can.
+#     xmlsec1 1.2.37 cannot (unknown href xmlenc11#rsa-oaep; its rsa-oaep-mgf1p
+#     also refuses any digest but SHA-1), so these are skipped there.
+oaep11() { # name digest mgf(""=MGF1-SHA1 default) content-alg session-key
+    enc_tmpl "$4" "$(enc_key_tmpl "$KT_OAEP11" "$2" "$3")" > "$WORK/enc/$1.probe.xml"
+    if xmlsec1 --encrypt --pubkey-cert-pem "$KEYS/sp-enc-rsa2048.crt" --session-key "$5" \
+            --xml-data "$DATA_SIGNED" --node-xpath "$XP_TO_ENCRYPT" \
+            --output /dev/null "$WORK/enc/$1.probe.xml" >/dev/null 2>&1; then
+        cp "$WORK/enc/$1.probe.xml" "$TPL/encrypted/$1.xml"
+        enc_fixture "$1" sp-enc-rsa2048 "$5" "$DATA_SIGNED" plain
+    else
+        printf '  skip %-40s %s cannot encrypt with xmlenc11#rsa-oaep\n' "encrypted/$1.xml" "$(xmlsec1 --version)"
+    fi
+}
+oaep11 oaep11-sha256-mgf1sha256-aes256-gcm "$SHA256" "$MGF1_SHA256" "$(AES_GCM 256)" aes-256
+oaep11 oaep11-sha256-mgf1sha1-aes256-cbc   "$SHA256" ""             "$(AES_CBC 256)" aes-256
+oaep11 oaep11-sha512-mgf1sha512-aes128-gcm "$SHA512" "$MGF1_SHA512" "$(AES_GCM 128)" aes-128
+
+# --- RSA PKCS#1 v1.5 key transport (to be refused by default) -------------------
+enc_tmpl "$(AES_CBC 128)" "$(enc_key_tmpl "$KT_RSA15")" | write_tpl encrypted/rsa15-aes128-cbc
+enc_fixture rsa15-aes128-cbc sp-enc-rsa2048 aes-128 "$DATA_SIGNED" plain
+
+# --- EncryptedKey beside EncryptedData, found through ds:RetrievalMethod -------
+enc_tmpl "$(AES_CBC 256)" "$(enc_key_tmpl "$KT_OAEP" "$SHA1" "" ' Id="_ek-0001"')" \
+    | write_tpl encrypted/encrypted-key-beside-data
+enc_fixture encrypted-key-beside-data sp-enc-rsa2048 aes-256 "$DATA_SIGNED" beside
+
+# --- EncryptedKey beside EncryptedData, found through KeyName = CarriedKeyName --
+enc_tmpl "$(AES_CBC 256)" "$(enc_key_tmpl "$KT_OAEP" "$SHA1" "" "" '<xenc:CarriedKeyName>k1</xenc:CarriedKeyName>')" \
+    | write_tpl encrypted/keyname-reference
+enc_fixture keyname-reference sp-enc-rsa2048 aes-256 "$DATA_SIGNED" keyname
+
+# --- SP key rollover: encrypted to the second SP key --------------------------
+enc_tmpl "$(AES_CBC 256)" "$(enc_key_tmpl "$KT_OAEP" "$SHA1")" | write_tpl encrypted/encrypted-with-enc2
+enc_fixture encrypted-with-enc2 sp-enc2-rsa2048 aes-256 "$DATA_SIGNED" plain
+
+# --- encrypt-then-sign: unsigned Assertion encrypted, then the Response signed ---
+enc_tmpl "$(AES_CBC 256)" "$(enc_key_tmpl "$KT_OAEP" "$SHA1")" | write_tpl encrypted/encrypt-then-sign
+enc_fixture encrypt-then-sign sp-enc-rsa2048 aes-256 "$DATA_ETS" sign
+
+# --- wrapping attempt: EncryptedAssertion plus a plaintext evil Assertion ------
+enc_tmpl "$(AES_CBC 256)" "$(enc_key_tmpl "$KT_OAEP" "$SHA1")" | write_tpl encrypted/double-encrypted-xsw
+enc_fixture double-encrypted-xsw sp-enc-rsa2048 aes-256 "$DATA_XSW" xsw
+
+# --- negative self-checks (wrong SP key must not decrypt) ----------------------
+must_not_decrypt encrypted-with-enc2    sp-enc-rsa2048
+must_not_decrypt oaep-mgf1p-aes256-cbc  sp-enc2-rsa2048
+
+echo "all ${#ENC_FIXTURES[@]} encrypted fixtures made by xmlsec1 --encrypt and decrypted again by xmlsec1 --decrypt"
