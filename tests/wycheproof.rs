@@ -117,3 +117,119 @@ fn fixed_width_rsa_refuses_non_canonical_signatures() {
     assert!(!key.verify(&RSA_PKCS1_SHA256, &digest, &sig[1..], &FixedWidthRsa), "short");
     assert!(!key.verify(&RSA_PKCS1_SHA256, &digest[1..], &sig, &FixedWidthRsa), "truncated digest");
 }
+
+// --- decryption of encrypted assertions: RSA-OAEP key transport and AES-GCM content ----
+
+use saml_edge::saml::encryption::{decrypt_content, rsa_oaep_decrypt, DecryptionKey};
+
+fn oaep(name: &str, digest: Option<&str>, mgf: Option<&str>) {
+    let data = vectors(name);
+    let (mut checked, mut failures) = (0, Vec::new());
+    for group in data["testGroups"].as_array().expect("groups") {
+        let der = hex::decode(group["privateKeyPkcs8"].as_str().expect("pkcs8")).expect("hex");
+        let key = DecryptionKey::from_pkcs8_der(&der).expect("key");
+        for case in group["tests"].as_array().expect("tests") {
+            let ct = hex::decode(case["ct"].as_str().unwrap_or_default()).unwrap_or_default();
+            let label = hex::decode(case["label"].as_str().unwrap_or_default()).unwrap_or_default();
+            let msg = hex::decode(case["msg"].as_str().unwrap_or_default()).unwrap_or_default();
+            let got = rsa_oaep_decrypt(&key, digest, mgf, (!label.is_empty()).then_some(label.as_slice()), &ct);
+            let ok = got.as_deref() == Some(msg.as_slice());
+            checked += 1;
+            if ok != (case["result"] == "valid") {
+                failures.push(format!("tcId {} ({}): decrypted={ok}", case["tcId"], case["comment"]));
+            }
+        }
+    }
+    assert!(checked > 20, "{name}: {checked} cases");
+    assert!(failures.is_empty(), "{name}:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn rsa_oaep_sha1_mgf1sha1() {
+    oaep("rsa_oaep_2048_sha1_mgf1sha1_test.json", None, None);
+}
+
+#[test]
+fn rsa_oaep_sha256_mgf1sha1() {
+    oaep("rsa_oaep_2048_sha256_mgf1sha1_test.json", Some("http://www.w3.org/2001/04/xmlenc#sha256"), None);
+}
+
+#[test]
+fn rsa_oaep_sha256_mgf1sha256() {
+    oaep("rsa_oaep_2048_sha256_mgf1sha256_test.json", Some("http://www.w3.org/2001/04/xmlenc#sha256"), Some("http://www.w3.org/2009/xmlenc11#mgf1sha256"));
+}
+
+#[test]
+fn aes_gcm_as_xml_encryption_uses_it() {
+    // XML Encryption: 96-bit IV prepended, 128-bit tag appended, no associated data.
+    let data = vectors("aes_gcm_test.json");
+    let mut checked = 0;
+    for group in data["testGroups"].as_array().expect("groups") {
+        if group["ivSize"] != 96 || group["tagSize"] != 128 {
+            continue;
+        }
+        let uri = match group["keySize"].as_u64() {
+            Some(128) => "http://www.w3.org/2009/xmlenc11#aes128-gcm",
+            Some(192) => "http://www.w3.org/2009/xmlenc11#aes192-gcm",
+            Some(256) => "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+            _ => continue,
+        };
+        for case in group["tests"].as_array().expect("tests") {
+            if !case["aad"].as_str().unwrap_or_default().is_empty() {
+                continue;
+            }
+            let h = |f: &str| hex::decode(case[f].as_str().unwrap_or_default()).unwrap_or_default();
+            let input = [h("iv"), h("ct"), h("tag")].concat();
+            let got = decrypt_content(uri, &h("key"), &input);
+            let ok = got.as_deref().ok() == Some(h("msg").as_slice());
+            assert_eq!(ok, case["result"] == "valid", "tcId {} ({})", case["tcId"], case["comment"]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "{checked} cases");
+}
+
+#[test]
+fn aes_cbc_valid_vectors_decrypt() {
+    // XML Encryption's CBC padding is ISO 10126 (only the last byte counts), so PKCS#5
+    // "invalid padding" cases are not errors for it; every valid case must round-trip.
+    let data = vectors("aes_cbc_pkcs5_test.json");
+    let mut checked = 0;
+    for group in data["testGroups"].as_array().expect("groups") {
+        let uri = match group["keySize"].as_u64() {
+            Some(128) => "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+            Some(192) => "http://www.w3.org/2001/04/xmlenc#aes192-cbc",
+            Some(256) => "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
+            _ => continue,
+        };
+        for case in group["tests"].as_array().expect("tests").iter().filter(|c| c["result"] == "valid") {
+            let h = |f: &str| hex::decode(case[f].as_str().unwrap_or_default()).unwrap_or_default();
+            let got = decrypt_content(uri, &h("key"), &[h("iv"), h("ct")].concat()).expect("valid case decrypts");
+            assert_eq!(got, h("msg"), "tcId {}", case["tcId"]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "{checked} cases");
+}
+
+#[test]
+fn ed25519_as_sessions_verify_it() {
+    // Session JWTs are checked with verify_strict (non-canonical encodings refused).
+    let data = vectors("ed25519_test.json");
+    let mut checked = 0;
+    for group in data["testGroups"].as_array().expect("groups") {
+        let public = hex::decode(group["publicKey"]["pk"].as_str().expect("pk")).expect("hex");
+        let Ok(public) = <[u8; 32]>::try_from(public.as_slice()) else { continue };
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&public).ok();
+        for case in group["tests"].as_array().expect("tests") {
+            let msg = hex::decode(case["msg"].as_str().unwrap_or_default()).unwrap_or_default();
+            let sig = hex::decode(case["sig"].as_str().unwrap_or_default()).unwrap_or_default();
+            let ok = key.as_ref().is_some_and(|k| {
+                ed25519_dalek::Signature::from_slice(&sig).is_ok_and(|s| k.verify_strict(&msg, &s).is_ok())
+            });
+            assert_eq!(ok, case["result"] == "valid", "tcId {} ({})", case["tcId"], case["comment"]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} cases");
+}

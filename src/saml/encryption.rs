@@ -76,6 +76,30 @@ impl DecryptionKey {
     }
 }
 
+impl DecryptionKey {
+    /// A key from PKCS#8 DER (test vectors, raw keys).
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<DecryptionKey, String> {
+        rsa::RsaPrivateKey::from_pkcs8_der(der).map(|key| DecryptionKey { key }).map_err(|e| e.to_string())
+    }
+}
+
+/// RSA-OAEP key unwrapping as the decryptor does it (blinded), by XML algorithm URIs:
+/// `digest` a DigestMethod (None = SHA-1), `mgf` an xmlenc11 MGF (None = MGF1-SHA1).
+pub fn rsa_oaep_decrypt(key: &DecryptionKey, digest: Option<&str>, mgf: Option<&str>, label: Option<&[u8]>, ciphertext: &[u8]) -> Option<Vec<u8>> {
+    let mut rng = rsa::rand_core::UnwrapErr(getrandom::SysRng);
+    oaep_decrypt(&key.key, &mut rng, oaep_hash(digest).ok()?, mgf_hash(mgf).ok()?, label, ciphertext)
+}
+
+/// Content decryption as the decryptor does it, by algorithm URI: AES-CBC (IV ‖ data,
+/// ISO 10126 padding) or AES-GCM (IV ‖ data ‖ tag).
+pub fn decrypt_content(algorithm: &str, key: &[u8], data: &[u8]) -> Result<Vec<u8>, SamlError> {
+    let content = ContentAlgorithm::from_uri(algorithm)?;
+    if key.len() != content.key_len() {
+        return Err(SamlError::DecryptionFailed { detail: "the session key does not fit the content algorithm".into() });
+    }
+    content.decrypt(key, data)
+}
+
 /// Encryption methods we decrypt, in preference order, for SP metadata.
 pub const SUPPORTED_METHODS: &[&str] = &[
     "http://www.w3.org/2009/xmlenc11#aes256-gcm",
