@@ -9,7 +9,10 @@ use std::process::Command;
 const ACS: &str = "https://sp.example.test/api/authn/saml/ssp";
 
 fn verify(connector: &serde_json::Value, saml_response: &str) -> (i32, serde_json::Value) {
-    let dir = std::env::temp_dir().join(format!("saml-edge-ssp-{}", std::process::id()));
+    // One directory per call: the tests in this file run in parallel threads.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("saml-edge-ssp-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let connector_file = dir.join("ssp.json");
     let response_file = dir.join("response.b64");
@@ -81,5 +84,46 @@ fn simplesamlphp_responses_pass_saml_edge_verify() {
         strict["allowIdpInitiated"] = false.into();
         strict["allowSha1"] = true.into();
         assert_eq!(verify(&strict, &saml_response).1["error"]["code"], "saml.unsolicited", "{name}");
+    }
+}
+
+/// SimpleSAMLphp encrypting assertions to our SP key (it uses AES-128-CBC with
+/// RSA-OAEP-MGF1P; its certificate-based encryption offers no GCM), signed inside
+/// (sign-then-encrypt) or with the Response signed around it (encrypt-then-sign).
+#[test]
+fn simplesamlphp_encrypted_assertions_decrypt_and_verify() {
+    let state = support::start_idp();
+    let metadata = support::idp_metadata();
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let sp_cert = std::fs::read_to_string(format!("{repo}/tests/keys/sp-enc-rsa2048.crt")).unwrap();
+    let sp_key = std::fs::read_to_string(format!("{repo}/tests/keys/sp-enc-rsa2048.key")).unwrap();
+    for (name, sign_assertion, sign_response) in [("sign-then-encrypt", true, false), ("encrypt-then-sign", false, true)] {
+        let entity_id = format!("https://sp.example.test/ssp/encrypted-{name}");
+        support::add_sp(
+            &state,
+            serde_json::json!({"entityId": entity_id, "acs": ACS, "signAssertion": sign_assertion, "signResponse": sign_response, "encryptAssertion": true, "certificate": sp_cert}),
+        );
+        let url = format!("{}?spentityid={}", support::IDP_SSO, support::percent_encode(&entity_id));
+        let (_, saml_response, _) = support::login(&url, "alice", "alice-pass");
+        let connector = serde_json::json!({
+            "entityID": entity_id,
+            "assertionConsumerServiceUrl": ACS,
+            "idpMetadataXml": metadata,
+            "allowIdpInitiated": true,
+            "encryptAssertion": true,
+            "encPrivateKey": sp_key,
+        });
+        let (code, out) = verify(&connector, &saml_response);
+        assert_eq!(code, 0, "{name}: {out}");
+        assert_eq!(out["nameId"], "alice@example.com", "{name}");
+        assert_eq!(out["attributes"]["displayName"][0], "Zoë O'Brien & <Co>", "{name}");
+
+        let mut without_key = connector.clone();
+        without_key["encPrivateKey"] = serde_json::Value::Null;
+        without_key["encryptAssertion"] = false.into();
+        assert_eq!(verify(&without_key, &saml_response).1["error"]["code"], "saml.encrypted_assertion_unsupported", "{name}");
+        let mut wrong_key = connector.clone();
+        wrong_key["encPrivateKey"] = std::fs::read_to_string(format!("{repo}/tests/keys/sp-enc2-rsa2048.key")).unwrap().into();
+        assert_eq!(verify(&wrong_key, &saml_response).1["error"]["code"], "saml.decryption_failed", "{name}");
     }
 }
