@@ -26,14 +26,19 @@ fn run(mut command: Command, what: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Starts (or reuses) the IdP; every test binary shares one state directory, so the IdP
-/// key is the same for all of them.
+/// Starts (or reuses) the IdP, once per test process (tests run in parallel threads and
+/// start.sh must not race itself); every test binary shares one state directory.
 pub fn start_idp() -> PathBuf {
-    let state = repo().join("target/simplesamlphp-state");
-    let mut command = Command::new(repo().join("scripts/simplesamlphp/start.sh"));
-    command.arg(&state).arg(IDP_PORT.to_string());
-    run(command, "starting SimpleSAMLphp");
-    state
+    static STARTED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    STARTED
+        .get_or_init(|| {
+            let state = repo().join("target/simplesamlphp-state");
+            let mut command = Command::new(repo().join("scripts/simplesamlphp/start.sh"));
+            command.arg(&state).arg(IDP_PORT.to_string());
+            run(command, "starting SimpleSAMLphp");
+            state
+        })
+        .clone()
 }
 
 /// Registers (or replaces) an SP at the IdP.
