@@ -53,3 +53,17 @@ fn check_config_and_metadata() {
     assert_eq!(code, 0);
     assert!(out.contains("<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"https://sp.example.test/api/authn/saml/acme\""));
 }
+
+#[test]
+fn sp_metadata_publishes_the_request_signing_key_when_requests_are_signed() {
+    use base64::Engine as _;
+    let (code, signed) = run(&["metadata", "--connector", "kv-seed/connectors/simplesamlphp-signed.json"]);
+    assert_eq!(code, 0);
+    let start = signed.find("<md:KeyDescriptor use=\"signing\">").expect("signing key published");
+    let modulus = &signed[start..];
+    let modulus = &modulus[modulus.find("<ds:Modulus>").unwrap() + 12..modulus.find("</ds:Modulus>").unwrap()];
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(modulus).unwrap().len(), 256, "RSA-2048 modulus");
+    assert!(signed.contains("AuthnRequestsSigned=\"true\""));
+    let (_, unsigned) = run(&["metadata", "--connector", "kv-seed/connectors/simplesamlphp.json"]);
+    assert!(!unsigned.contains("use=\"signing\""));
+}

@@ -119,6 +119,18 @@ impl SpSigningKey {
     pub fn public_key(&self) -> rsa::RsaPublicKey {
         self.key.to_public_key()
     }
+
+    /// The public half as an XML-DSig `RSAKeyValue` (base64 Modulus and Exponent).
+    pub fn rsa_key_value(&self) -> (String, String) {
+        rsa_key_value(&self.key.to_public_key())
+    }
+}
+
+/// (Modulus, Exponent) of an RSA public key, base64, for `ds:RSAKeyValue` in metadata.
+pub(crate) fn rsa_key_value(public: &rsa::RsaPublicKey) -> (String, String) {
+    use rsa::traits::PublicKeyParts as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    (b64(&public.n().as_ref().to_be_bytes_trimmed_vartime()), b64(&public.e().to_be_bytes_trimmed_vartime()))
 }
 
 /// Percent-encoding for query values: everything but unreserved characters.

@@ -69,10 +69,7 @@ impl DecryptionKey {
     /// The public half as an XML-DSig `RSAKeyValue` (base64 Modulus and Exponent), for SP
     /// metadata.
     pub fn rsa_key_value(&self) -> (String, String) {
-        use rsa::traits::PublicKeyParts as _;
-        let public = self.key.to_public_key();
-        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
-        (b64(&public.n().as_ref().to_be_bytes_trimmed_vartime()), b64(&public.e().to_be_bytes_trimmed_vartime()))
+        super::authn_request::rsa_key_value(&self.key.to_public_key())
     }
 }
 

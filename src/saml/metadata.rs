@@ -115,13 +115,21 @@ pub fn sp_metadata(connector: &Connector, signing_certificate_der: Option<&[u8]>
             "    <md:KeyDescriptor use=\"signing\"><ds:KeyInfo xmlns:ds=\"{DSIG_NS}\"><ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\n"
         ));
     }
-    // Decryption keys (rollover: all of them) as bare RSA key values: a certificate would
-    // need signing, and the key is what an IdP encrypts to.
+    // Our request-signing key and decryption keys (rollover: all of them) as bare RSA key
+    // values: a certificate would need signing, and the key is what the IdP needs.
+    let key_value = |modulus: &str, exponent: &str| {
+        format!("<ds:KeyInfo xmlns:ds=\"{DSIG_NS}\"><ds:KeyValue><ds:RSAKeyValue><ds:Modulus>{modulus}</ds:Modulus><ds:Exponent>{exponent}</ds:Exponent></ds:RSAKeyValue></ds:KeyValue></ds:KeyInfo>")
+    };
+    if signing_certificate_der.is_none() && connector.sign_authn_request {
+        let signing_key = connector.private_key.as_deref().and_then(|pem| super::authn_request::SpSigningKey::from_pem(pem, connector.private_key_pass.as_deref()).ok());
+        if let Some(key) = signing_key {
+            let (modulus, exponent) = key.rsa_key_value();
+            xml.push_str(&format!("    <md:KeyDescriptor use=\"signing\">{}</md:KeyDescriptor>\n", key_value(&modulus, &exponent)));
+        }
+    }
     for key in &connector.decryption_keys {
         let (modulus, exponent) = key.rsa_key_value();
-        xml.push_str(&format!(
-            "    <md:KeyDescriptor use=\"encryption\"><ds:KeyInfo xmlns:ds=\"{DSIG_NS}\"><ds:KeyValue><ds:RSAKeyValue><ds:Modulus>{modulus}</ds:Modulus><ds:Exponent>{exponent}</ds:Exponent></ds:RSAKeyValue></ds:KeyValue></ds:KeyInfo>"
-        ));
+        xml.push_str(&format!("    <md:KeyDescriptor use=\"encryption\">{}", key_value(&modulus, &exponent)));
         for method in super::encryption::SUPPORTED_METHODS {
             xml.push_str(&format!("<md:EncryptionMethod Algorithm=\"{method}\"/>"));
         }
