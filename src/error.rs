@@ -176,6 +176,7 @@ pub enum DsigError {
     EnvelopedTransformMissing,
     TransformChainInvalid { detail: &'static str },
     CanonicalizationUnsupported { algorithm: String },
+    PrefixListTooLong { limit: usize },
     DigestAlgorithmUnsupported { algorithm: String },
     SignatureAlgorithmUnsupported { algorithm: String },
     Sha1NotAllowed { algorithm: String },
@@ -212,6 +213,7 @@ impl DsigError {
             EnvelopedTransformMissing => "dsig.enveloped_transform_missing",
             TransformChainInvalid { .. } => "dsig.transform_chain_invalid",
             CanonicalizationUnsupported { .. } => "dsig.c14n_unsupported",
+            PrefixListTooLong { .. } => "dsig.prefix_list_too_long",
             DigestAlgorithmUnsupported { .. } => "dsig.digest_algorithm_unsupported",
             SignatureAlgorithmUnsupported { .. } => "dsig.signature_algorithm_unsupported",
             Sha1NotAllowed { .. } => "dsig.sha1_not_allowed",
@@ -277,6 +279,9 @@ impl fmt::Display for DsigError {
             }
             DigestAlgorithmUnsupported { algorithm } => {
                 write!(f, "digest method {algorithm:?} is not supported")
+            }
+            PrefixListTooLong { limit } => {
+                write!(f, "InclusiveNamespaces PrefixList names more than {limit} prefixes (or an over-long one)")
             }
             SignatureAlgorithmUnsupported { algorithm } => {
                 write!(f, "signature method {algorithm:?} is not accepted")

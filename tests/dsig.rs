@@ -420,3 +420,21 @@ fn every_error_has_a_message_naming_the_check() {
     assert!(error.to_string().contains("digest"), "{error}");
     assert!(error.to_string().contains("_assert-0001"), "{error}");
 }
+
+#[test]
+fn inclusive_prefix_list_is_bounded() {
+    // Walked for every element before any signature check: an unbounded list is a CPU sink.
+    let prefixes: Vec<String> = (0..40).map(|i| format!("p{i}")).collect();
+    let xml = replace_once(
+        &fixture("assertion-rsa-sha256.xml"),
+        "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+        &format!("<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"><ec:InclusiveNamespaces xmlns:ec=\"http://www.w3.org/2001/10/xml-exc-c14n#\" PrefixList=\"{}\"/></ds:Transform>", prefixes.join(" ")),
+    );
+    assert_eq!(assertion_code(&xml), "dsig.prefix_list_too_long");
+    let repeated = replace_once(
+        &fixture("assertion-rsa-sha256-prefixlist.xml"),
+        "PrefixList=\"xs xsi\"",
+        &format!("PrefixList=\"{}\"", "xs xsi ".repeat(5000).trim_end()),
+    );
+    assert_eq!(assertion_code(&repeated), "dsig.signature_invalid", "duplicates are folded, the changed SignedInfo then fails");
+}

@@ -174,3 +174,29 @@ fn sp_metadata_publishes_every_decryption_key() {
     let doc = Document::parse(metadata.as_bytes(), &Limits::default()).expect("well-formed metadata");
     assert_eq!(doc.root().attribute("entityID"), Some("https://sp.example.test/saml/metadata"));
 }
+
+#[test]
+fn response_signature_policy_is_enforced_before_decrypting() {
+    let tampered = tamper_content(&encrypted("oaep-mgf1p-aes256-cbc.xml"), 17);
+    let strict = connector(serde_json::json!({"wantResponseSigned": true}));
+    assert_eq!(code(&tampered, &strict), "saml.response_signature_required");
+}
+
+#[test]
+fn tampered_ciphertext_always_gets_the_same_answer() {
+    // No padding, format or signature oracle: every tampered byte, wherever it lands
+    // (IV, body, padding block), yields the identical code and message.
+    let c = connector(serde_json::json!({}));
+    let expect = Expectation { now: Instant::parse(NOW).unwrap(), request_id: Some(REQUEST) };
+    for fixture in ["oaep-mgf1p-aes256-cbc.xml", "oaep-mgf1p-aes128-gcm.xml"] {
+        let xml = encrypted(fixture);
+        let mut answers = std::collections::BTreeSet::new();
+        for from_end in (1..400).step_by(13) {
+            let tampered = tamper_content(&xml, from_end);
+            let error = validate_response(tampered.as_bytes(), &c, expect).expect_err("tampering is refused");
+            answers.insert((error.code(), error.to_string()));
+        }
+        assert_eq!(answers.len(), 1, "{fixture}: distinguishable answers {answers:?}");
+        assert_eq!(answers.iter().next().unwrap().0, "saml.decryption_failed");
+    }
+}

@@ -394,3 +394,11 @@ fn profile_map_and_defaults() {
     assert_eq!(identity.profile.id, "alice@example.com");
     assert_eq!(identity.profile.name.as_deref(), Some("admins"));
 }
+
+#[test]
+fn an_unsigned_response_in_response_to_cannot_make_an_unsolicited_assertion_solicited() {
+    // Only the Assertion is signed and it answers no request; the attacker adds
+    // InResponseTo to the unsigned Response, naming a request of their own.
+    let xml = replace_once(&profile("idp-initiated.xml"), "ID=\"_resp-0001\"", "ID=\"_resp-0001\" InResponseTo=\"_req-7f3c2a\"");
+    assert_eq!(code(&xml), "saml.in_response_to_missing");
+}

@@ -264,11 +264,29 @@ fn with_prefix_list(mut method: Method, element: Element<'_>) -> Result<Method, 
     let mut children = ElementCursor::new(element, "a canonicalization method")?;
     if method.exclusive {
         if let Some(list) = children.next_if(|e| e.is(EXC_C14N_NS, "InclusiveNamespaces")) {
-            method.inclusive_prefixes = list.attribute("PrefixList").unwrap_or_default().split_ascii_whitespace().map(String::from).collect();
+            method.inclusive_prefixes = prefix_list(list.attribute("PrefixList").unwrap_or_default())?;
         }
     }
     children.finish()?;
     Ok(method)
+}
+
+/// Most prefixes an `InclusiveNamespaces PrefixList` may name. Real ones name a handful
+/// (`xs xsi`); the list is walked for every element before any signature is checked, so
+/// an unbounded one would be a free CPU sink.
+const MAX_INCLUSIVE_PREFIXES: usize = 32;
+
+fn prefix_list(list: &str) -> Result<Vec<String>, DsigError> {
+    let mut prefixes: Vec<String> = Vec::new();
+    for prefix in list.split_ascii_whitespace() {
+        if !prefixes.iter().any(|p| p == prefix) {
+            prefixes.push(prefix.to_string());
+        }
+        if prefixes.len() > MAX_INCLUSIVE_PREFIXES || prefix.len() > 64 {
+            return Err(DsigError::PrefixListTooLong { limit: MAX_INCLUSIVE_PREFIXES });
+        }
+    }
+    Ok(prefixes)
 }
 
 fn algorithm_of<'d>(element: Element<'d>, name: &'static str) -> Result<&'d str, DsigError> {

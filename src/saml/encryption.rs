@@ -107,6 +107,12 @@ pub const SUPPORTED_METHODS: &[&str] = &[
     RSA_OAEP_MGF1P,
 ];
 
+/// The one error for anything that goes wrong once a session key is in hand (content
+/// decryption, padding, the plaintext itself): identical text, so it is no oracle.
+pub fn opaque_failure() -> SamlError {
+    SamlError::DecryptionFailed { detail: "the encrypted assertion does not decrypt to a valid assertion with the configured keys".into() }
+}
+
 /// Decrypt the one EncryptedData of an `EncryptedAssertion`; returns the plaintext bytes.
 pub fn decrypt_assertion(encrypted_assertion: Element<'_>, keys: &[DecryptionKey], allow_rsa15: bool) -> Result<Vec<u8>, SamlError> {
     let fail = |detail: &str| SamlError::DecryptionFailed { detail: detail.to_string() };
@@ -232,7 +238,7 @@ fn unwrap_key(encrypted_key: Element<'_>, keys: &[DecryptionKey], allow_rsa15: b
             return Ok(session_key);
         }
     }
-    Err(SamlError::DecryptionFailed { detail: "no configured SP key decrypts the EncryptedKey".into() })
+    Err(opaque_failure())
 }
 
 #[derive(Clone, Copy)]
@@ -328,7 +334,7 @@ impl ContentAlgorithm {
     /// CBC: IV (16) ‖ ciphertext, ISO 10126 padding (only the last byte is meaningful).
     /// GCM: IV (12) ‖ ciphertext ‖ tag (16).
     fn decrypt(self, key: &[u8], data: &[u8]) -> Result<Vec<u8>, SamlError> {
-        let fail = || SamlError::DecryptionFailed { detail: "the assertion's ciphertext does not decrypt (tampered, or the wrong key)".into() };
+        let fail = opaque_failure;
         match self {
             ContentAlgorithm::Cbc(n) => {
                 if data.len() < 32 || data.len() % 16 != 0 {

@@ -144,6 +144,12 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
         None => None,
     };
 
+    // Policy that needs no decryption is enforced before decrypting: a required Response
+    // signature then covers the ciphertext, and tampered ciphertexts never reach the key.
+    if connector.want_response_signed && response_verified.is_none() {
+        return Err(SamlError::ResponseSignatureRequired.into());
+    }
+
     // An encrypted assertion is decrypted and parsed on its own, in the namespace context
     // of the EncryptedAssertion, then goes through exactly the same checks.
     let decrypted: Document;
@@ -154,23 +160,27 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
             return Err(SamlError::EncryptedAssertionUnsupported.into());
         }
         let bytes = encryption::decrypt_assertion(carried, &connector.decryption_keys, connector.allow_rsa15)?;
-        decrypted = parse_in_context(carried, &bytes)?;
-        decrypted_assertion(&decrypted)?
+        // Whatever is wrong with the plaintext reads exactly like a failed decryption, so
+        // that no answer tells a padding or format oracle anything about it.
+        decrypted = parse_in_context(carried, &bytes).map_err(|_| encryption::opaque_failure())?;
+        decrypted_assertion(&decrypted).map_err(|_| encryption::opaque_failure())?
     };
-    let assertion_verified: Option<Verified<'_>> = match dsig::signature_child(assertion)? {
-        Some(_) => Some(dsig::verify_element(assertion, &keys, &policy)?),
+    // For a decrypted assertion, anything that fails before a signature vouches for it
+    // reads as the one opaque decryption failure: a format or signature error on tampered
+    // ciphertext would otherwise be an oracle on the plaintext (Jager & Somorovsky, 2011).
+    let from_ciphertext = plaintext == 0;
+    let opaque = |error: Error| if from_ciphertext { Error::from(encryption::opaque_failure()) } else { error };
+    let assertion_verified: Option<Verified<'_>> = match dsig::signature_child(assertion).map_err(|e| opaque(e.into()))? {
+        Some(_) => Some(dsig::verify_element(assertion, &keys, &policy).map_err(|e| opaque(e.into()))?),
         None => None,
     };
-    if connector.want_response_signed && response_verified.is_none() {
-        return Err(SamlError::ResponseSignatureRequired.into());
-    }
     if connector.want_assertions_signed && assertion_verified.is_none() {
         return Err(SamlError::AssertionSignatureRequired.into());
     }
     // `carried` is the Assertion or the EncryptedAssertion that holds it.
     let assertion_covered = assertion_verified.is_some() || response_verified.is_some_and(|v| v.covers(carried.id()));
     if !assertion_covered {
-        return Err(SamlError::AssertionUnsigned.into());
+        return Err(opaque(SamlError::AssertionUnsigned.into()));
     }
     // From here on, identity data comes only from `assertion`, which a signature covers.
 
@@ -215,7 +225,10 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
     }
     check_audience(conditions, &connector.entity_id)?;
 
-    let in_response_to = check_subject_confirmation(response, subject, connector, expect)?;
+    // The Response's own InResponseTo counts only when the Response signature verified;
+    // unsigned, anyone could set it to turn an unsolicited assertion into a "reply".
+    let signed_response_in_response_to = response_verified.and_then(|_| response.attribute("InResponseTo"));
+    let in_response_to = check_subject_confirmation(signed_response_in_response_to, subject, connector, expect)?;
 
     let authn = assertion.children_named(ASSERTION_NS, "AuthnStatement").next().ok_or(SamlError::AuthnStatementMissing)?;
     let session_not_on_or_after = time_attribute(authn, "SessionNotOnOrAfter", "AuthnStatement SessionNotOnOrAfter")?;
@@ -321,7 +334,7 @@ fn time_attribute(element: Element<'_>, attribute: &str, field: &'static str) ->
 /// A bearer SubjectConfirmation for our ACS, still valid, answering our request (or none).
 /// Returns the request ID the response answers.
 fn check_subject_confirmation(
-    response: Element<'_>,
+    signed_response_in_response_to: Option<&str>,
     subject: Element<'_>,
     connector: &Connector,
     expect: Expectation<'_>,
@@ -348,7 +361,7 @@ fn check_subject_confirmation(
                     return Err(SamlError::ConfirmationNotYetValid { not_before: not_before.to_string() });
                 }
             }
-            check_in_response_to(response.attribute("InResponseTo"), data.attribute("InResponseTo"), connector, expect)
+            check_in_response_to(signed_response_in_response_to, data.attribute("InResponseTo"), connector, expect)
         })();
         match result {
             Ok(answered) => return Ok(answered),

@@ -55,6 +55,8 @@ struct Builder<'l> {
     /// How many bindings each open element pushed.
     scope_marks: Vec<usize>,
     pending_text: String,
+    /// Namespace URI → index in `doc.namespaces`, so interning stays O(1).
+    namespace_index: std::collections::HashMap<Box<str>, u32>,
     elements: usize,
     root_seen: bool,
     root_closed: bool,
@@ -75,6 +77,7 @@ impl<'l> Builder<'l> {
             scope: Vec::new(),
             scope_marks: Vec::new(),
             pending_text: String::new(),
+            namespace_index: std::collections::HashMap::new(),
             elements: 0,
             root_seen: false,
             root_closed: false,
@@ -319,11 +322,13 @@ impl<'l> Builder<'l> {
     }
 
     fn intern(&mut self, uri: &str) -> u32 {
-        if let Some(i) = self.doc.namespaces.iter().position(|n| &**n == uri) {
-            return i as u32;
+        if let Some(&i) = self.namespace_index.get(uri) {
+            return i;
         }
+        let i = self.doc.namespaces.len() as u32;
         self.doc.namespaces.push(uri.into());
-        (self.doc.namespaces.len() - 1) as u32
+        self.namespace_index.insert(uri.into(), i);
+        i
     }
 
     fn resolve(&mut self, prefix: &str) -> Result<u32, XmlError> {
