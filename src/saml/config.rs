@@ -40,11 +40,11 @@ pub struct ProfileMap {
     pub phone: Option<String>,
 }
 
-/// An IdP signing certificate from the configuration.
+/// An IdP signing certificate from the configuration (its key is in `Connector::trusted_keys`,
+/// at the same index).
 #[derive(Debug, Clone)]
 pub struct IdpCertificate {
     pub der: Vec<u8>,
-    pub key: TrustedKey,
     pub info: dsig::keys::CertificateInfo,
     /// Where it came from: `x509Certificate` or `idpMetadataXml`.
     pub source: &'static str,
@@ -62,6 +62,8 @@ pub struct Connector {
     /// Expected Issuer of responses.
     pub idp_entity_id: Option<String>,
     pub idp_certificates: Vec<IdpCertificate>,
+    /// The keys of `idp_certificates`, parsed once: signatures are checked against these only.
+    idp_keys: Vec<TrustedKey>,
     pub idp_metadata: Option<IdpMetadata>,
     pub sign_authn_request: bool,
     pub encrypt_assertion: bool,
@@ -90,8 +92,8 @@ pub struct Connector {
 
 impl Connector {
     /// The keys signatures are checked against (configured certificates only).
-    pub fn trusted_keys(&self) -> Vec<TrustedKey> {
-        self.idp_certificates.iter().map(|c| c.key.clone()).collect()
+    pub fn trusted_keys(&self) -> &[TrustedKey] {
+        &self.idp_keys
     }
 
     pub fn verify_policy(&self) -> VerifyPolicy {
@@ -279,7 +281,7 @@ impl<'a> Fields<'a> {
             self.warn("idpEntityId", "not set and no idpMetadataXml: the Issuer of responses is not checked (the signature still is)");
         }
 
-        let idp_certificates = self.certificates(idp_metadata.as_ref());
+        let (idp_certificates, idp_keys) = self.certificates(idp_metadata.as_ref());
 
         let sign_authn_request = self.bool("signAuthnRequest", false);
         let encrypt_assertion = self.bool("encryptAssertion", false);
@@ -335,12 +337,12 @@ impl<'a> Fields<'a> {
         if min_rsa_key_bits < 2048 {
             self.warn("minRsaKeyBits", "RSA keys under 2048 bits are accepted: ask the IdP to rotate to a stronger key");
         }
-        for certificate in &idp_certificates {
-            if certificate.key.family() == algorithms::KeyFamily::Rsa && certificate.key.bits() < min_rsa_key_bits {
+        for (certificate, key) in idp_certificates.iter().zip(&idp_keys) {
+            if key.family() == algorithms::KeyFamily::Rsa && key.bits() < min_rsa_key_bits {
                 let message = format!(
                     "certificate {:?} has a {}-bit RSA key, below minRsaKeyBits ({min_rsa_key_bits}): its signatures will be refused",
                     certificate.info.subject,
-                    certificate.key.bits()
+                    key.bits()
                 );
                 self.warn(certificate.source, &message);
             }
@@ -365,6 +367,7 @@ impl<'a> Fields<'a> {
             sign_in_endpoint,
             idp_entity_id,
             idp_certificates,
+            idp_keys,
             idp_metadata,
             sign_authn_request,
             encrypt_assertion,
@@ -391,14 +394,15 @@ impl<'a> Fields<'a> {
 
     /// `x509Certificate` (one or more PEM blocks, bare base64, or a list of those) plus the
     /// signing certificates of `idpMetadataXml`.
-    fn certificates(&mut self, metadata: Option<&IdpMetadata>) -> Vec<IdpCertificate> {
+    fn certificates(&mut self, metadata: Option<&IdpMetadata>) -> (Vec<IdpCertificate>, Vec<TrustedKey>) {
         let field = if self.object.contains_key("x509Certificate") { "x509Certificate" } else { "x509certificate" };
         let mut certificates = Vec::new();
+        let mut keys = Vec::new();
         for text in self.string_list(field) {
             match dsig::keys::certificate_ders(&text) {
                 Ok(ders) => {
                     for der in ders {
-                        self.add_certificate(&mut certificates, der, "x509Certificate");
+                        self.add_certificate(&mut certificates, &mut keys, der, "x509Certificate");
                     }
                 }
                 Err(e) => self.error(field, &e.to_string()),
@@ -406,18 +410,21 @@ impl<'a> Fields<'a> {
         }
         for der in metadata.map(|m| m.signing_certificates.clone()).unwrap_or_default() {
             if !certificates.iter().any(|c: &IdpCertificate| c.der == der) {
-                self.add_certificate(&mut certificates, der, "idpMetadataXml");
+                self.add_certificate(&mut certificates, &mut keys, der, "idpMetadataXml");
             }
         }
         if certificates.is_empty() && !self.problems.iter().any(|p| p.field == field || p.field == "idpMetadataXml") {
             self.error("x509Certificate", "no IdP signing certificate: set x509Certificate or idpMetadataXml");
         }
-        certificates
+        (certificates, keys)
     }
 
-    fn add_certificate(&mut self, certificates: &mut Vec<IdpCertificate>, der: Vec<u8>, source: &'static str) {
+    fn add_certificate(&mut self, certificates: &mut Vec<IdpCertificate>, keys: &mut Vec<TrustedKey>, der: Vec<u8>, source: &'static str) {
         match (TrustedKey::from_der(&der), dsig::keys::CertificateInfo::from_der(&der)) {
-            (Ok(key), Ok(info)) => certificates.push(IdpCertificate { der, key, info, source }),
+            (Ok(key), Ok(info)) => {
+                certificates.push(IdpCertificate { der, info, source });
+                keys.push(key);
+            }
             (Err(e), _) | (_, Err(e)) => self.error(source, &e.to_string()),
         }
     }

@@ -140,7 +140,7 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
     let keys = connector.trusted_keys();
     let policy = connector.verify_policy();
     let response_verified: Option<Verified<'_>> = match dsig::signature_child(response)? {
-        Some(_) => Some(dsig::verify_element(response, &keys, &policy)?),
+        Some(_) => Some(dsig::verify_element(response, keys, &policy)?),
         None => None,
     };
 
@@ -171,7 +171,7 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
     let from_ciphertext = plaintext == 0;
     let opaque = |error: Error| if from_ciphertext { Error::from(encryption::opaque_failure()) } else { error };
     let assertion_verified: Option<Verified<'_>> = match dsig::signature_child(assertion).map_err(|e| opaque(e.into()))? {
-        Some(_) => Some(dsig::verify_element(assertion, &keys, &policy).map_err(|e| opaque(e.into()))?),
+        Some(_) => Some(dsig::verify_element(assertion, keys, &policy).map_err(|e| opaque(e.into()))?),
         None => None,
     };
     if connector.want_assertions_signed && assertion_verified.is_none() {

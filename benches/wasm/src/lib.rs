@@ -40,7 +40,7 @@ fn fixture() -> &'static Fixture {
             body: body.into_bytes(),
         };
         // One RSA-2048/SHA-256 signature to verify on its own: the SignedInfo's.
-        let key = connector.trusted_keys().remove(0);
+        let key = connector.trusted_keys()[0].clone();
         let (digest, signature) = signed_info_digest_and_signature();
         let env = MemoryEnv {
             kv: [("connector:acme".to_string(), CONNECTOR.to_string())].into(),
