@@ -144,6 +144,7 @@ impl KeyPair {
         let x = URL_SAFE_NO_PAD.encode(verifying.as_bytes());
         let kid = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(format!("{{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"{x}\"}}")));
         // A separate key for cookie MACs, derived so one secret serves both purposes.
+        // Invariant, not input: HMAC accepts keys of every length, so this cannot fail.
         let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(&seed).expect("HMAC takes any key length");
         mac.update(b"saml-edge request tracking v1");
         let tracking: [u8; 32] = mac.finalize().into_bytes().into();
@@ -152,6 +153,7 @@ impl KeyPair {
 }
 
 fn tracking_tag(key: &[u8; 32], body: &[u8]) -> Vec<u8> {
+    // Invariant, not input: HMAC accepts keys of every length, so this cannot fail.
     let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(body);
     mac.finalize().into_bytes().to_vec()
