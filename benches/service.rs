@@ -5,6 +5,10 @@
 //! - authn_request_redirect: unsigned and RSA-SHA256-signed HTTP-Redirect URLs
 //! - acs_request: a whole ACS POST through `service::handle` (form, tracking cookie,
 //!   validation, session JWT), with an in-memory Env
+//! - validate_encrypted: the same Assertion, signed then encrypted (RSA-OAEP key
+//!   transport to an RSA-2048 SP key, AES-256-GCM and -CBC): the difference from
+//!   validate_response_small is the cost of decryption, dominated by one RSA-2048
+//!   private-key operation
 
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -17,6 +21,10 @@ use std::hint::black_box;
 const RESPONSE: &str = include_str!("../tests/fixtures/signed/assertion-rsa-sha256-large.xml");
 const CONNECTOR: &str = include_str!("../tests/fixtures/connectors/acme.json");
 const SP_KEY: &str = include_str!("../tests/keys/sp-signing.key");
+const SMALL: &str = include_str!("../tests/fixtures/signed/assertion-rsa-sha256.xml");
+const ENCRYPTED_GCM: &str = include_str!("../tests/fixtures/encrypted/oaep-mgf1p-aes256-gcm.xml");
+const ENCRYPTED_CBC: &str = include_str!("../tests/fixtures/encrypted/oaep-mgf1p-aes256-cbc.xml");
+const SP_ENC_KEY: &str = include_str!("../tests/keys/sp-enc-rsa2048.key");
 
 fn bench(c: &mut Criterion) {
     let now = Instant::parse("2026-01-01T00:01:00Z").unwrap();
@@ -53,6 +61,7 @@ fn bench(c: &mut Criterion) {
         .into(),
         clock: Some(now),
         log_to_stderr: false,
+        ..MemoryEnv::default()
     };
     let keys = saml_edge::session::SessionKeys::from_seed([9u8; 32]);
     let sealed = keys.seal(&serde_json::json!({"rid": "_req-7f3c2a", "cid": "acme", "rt": "https://sp.example.test/", "exp": now.unix_seconds() + 600}));
@@ -69,6 +78,14 @@ fn bench(c: &mut Criterion) {
     let check = block_on(service::handle(&tracking_env, request.clone()));
     assert_eq!(check.status, 303, "{}", String::from_utf8_lossy(&check.body));
     group.bench_function("acs_request_8kb", |b| b.iter(|| block_on(service::handle(&tracking_env, black_box(request.clone()))).status));
+
+    let mut encrypting: serde_json::Value = serde_json::from_str(CONNECTOR).unwrap();
+    encrypting["encPrivateKey"] = SP_ENC_KEY.into();
+    let (encrypting, _) = Connector::from_json("acme", &encrypting.to_string()).unwrap();
+    for (name, xml) in [("validate_response_small", SMALL), ("validate_encrypted_oaep_aes256_gcm", ENCRYPTED_GCM), ("validate_encrypted_oaep_aes256_cbc", ENCRYPTED_CBC)] {
+        validate_response(xml.as_bytes(), &encrypting, expect).unwrap();
+        group.bench_function(name, |b| b.iter(|| validate_response(black_box(xml.as_bytes()), &encrypting, expect).unwrap()));
+    }
     group.finish();
 }
 

@@ -38,5 +38,7 @@ measure("rsa2048_verify (rsa crate)", () => bench.rsa2048_verify(), n);
 measure("rsa2048_verify (fixed-width)", () => bench.rsa2048_verify_fixed_width(), n);
 measure("validate_response (8 KB)", () => bench.validate_response_8kb(), n);
 measure("acs_request (8 KB, whole core)", () => bench.acs_request_8kb() === 303, n);
+measure("validate_response (small, baseline)", () => bench.validate_response_small(), n);
+measure("validate encrypted (OAEP+AES-GCM)", () => bench.validate_encrypted_gcm(), Math.max(20, n / 10));
 measure("authn_request redirect, unsigned", () => bench.authn_request_unsigned(), n);
 measure("authn_request redirect, RSA-2048 signed", () => bench.authn_request_signed(), Math.max(20, n / 10));

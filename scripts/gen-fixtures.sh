@@ -925,23 +925,73 @@ for bits in 128 192 256; do
     enc_fixture "oaep-mgf1p-aes$bits-gcm" sp-enc-rsa2048 "aes-$bits" "$DATA_SIGNED" plain
 done
 
-# --- XML Encryption 1.1 rsa-oaep (explicit digest and MGF): only if xmlsec1 can.
-#     xmlsec1 1.2.37 cannot (unknown href xmlenc11#rsa-oaep; its rsa-oaep-mgf1p
-#     also refuses any digest but SHA-1), so these are skipped there.
-oaep11() { # name digest mgf(""=MGF1-SHA1 default) content-alg session-key
-    enc_tmpl "$4" "$(enc_key_tmpl "$KT_OAEP11" "$2" "$3")" > "$WORK/enc/$1.probe.xml"
-    if xmlsec1 --encrypt --pubkey-cert-pem "$KEYS/sp-enc-rsa2048.crt" --session-key "$5" \
-            --xml-data "$DATA_SIGNED" --node-xpath "$XP_TO_ENCRYPT" \
-            --output /dev/null "$WORK/enc/$1.probe.xml" >/dev/null 2>&1; then
-        cp "$WORK/enc/$1.probe.xml" "$TPL/encrypted/$1.xml"
-        enc_fixture "$1" sp-enc-rsa2048 "$5" "$DATA_SIGNED" plain
-    else
-        printf '  skip %-40s %s cannot encrypt with xmlenc11#rsa-oaep\n' "encrypted/$1.xml" "$(xmlsec1 --version)"
-    fi
+# --- XML Encryption 1.1 rsa-oaep (explicit digest and MGF) ----------------------
+#     xmlsec1 1.2.37 does not know xmlenc11#rsa-oaep (nor xenc11:MGF), and its
+#     rsa-oaep-mgf1p takes only SHA-1. So two real tools share the work: xmlsec1
+#     encrypts the Assertion with a random AES key given to it by name
+#     (--aeskey:k1), and `openssl pkeyutl` wraps that key with RSA-OAEP and the
+#     digest and MGF1 hash the fixture names; the EncryptedKey then replaces the
+#     KeyName. The self-check undoes both steps with the same tools: openssl
+#     unwraps with the SP private key, xmlsec1 decrypts with the unwrapped key
+#     (a zero decoy key is loaded first, so only the named key can succeed), and
+#     the result must be the signed baseline, whose signature must verify.
+openssl_md() { # digest or MGF URI ("" = SHA-1) -> openssl digest name
+    case $1 in
+        ""|"$SHA1"|*mgf1sha1) echo sha1 ;;
+        "$SHA256"|*mgf1sha256) echo sha256 ;;
+        "$SHA384"|*mgf1sha384) echo sha384 ;;
+        "$SHA512"|*mgf1sha512) echo sha512 ;;
+        *) echo "openssl_md: unknown $1" >&2; return 1 ;;
+    esac
 }
-oaep11 oaep11-sha256-mgf1sha256-aes256-gcm "$SHA256" "$MGF1_SHA256" "$(AES_GCM 256)" aes-256
-oaep11 oaep11-sha256-mgf1sha1-aes256-cbc   "$SHA256" ""             "$(AES_CBC 256)" aes-256
-oaep11 oaep11-sha512-mgf1sha512-aes128-gcm "$SHA512" "$MGF1_SHA512" "$(AES_GCM 128)" aes-128
+oaep11_check() { # FILE NAME DIGEST MGF : openssl unwrap + xmlsec1 decrypt + verify
+    local f=$1 w="$WORK/enc/$2.check" md mgfmd
+    md=$(openssl_md "$3") && mgfmd=$(openssl_md "$4") || return 1
+    perl -0777 -ne 'print "$1\n" if m{<xenc:EncryptedKey.*?<xenc:CipherValue>([^<]*)</xenc:CipherValue>}s' "$f" \
+        | openssl base64 -d > "$w.ek" || return 1
+    openssl pkeyutl -decrypt -inkey "$KEYS/sp-enc-rsa2048.key" -pkeyopt rsa_padding_mode:oaep \
+        -pkeyopt "rsa_oaep_md:$md" -pkeyopt "rsa_mgf1_md:$mgfmd" -in "$w.ek" -out "$w.sk" >"$WORK/decrypt.log" 2>&1 || return 1
+    perl -0777 -pe 's{<xenc:EncryptedKey.*?</xenc:EncryptedKey>}{<ds:KeyName>k1</ds:KeyName>}s' "$f" > "$w.named.xml"
+    head -c "$(wc -c <"$w.sk")" /dev/zero > "$w.decoy"
+    decrypt_one "$w.named.xml" "$w.dec" --aeskey:decoy "$w.decoy" --aeskey:k1 "$w.sk" || return 1
+    cmp -s "$w.dec" "$DATA_SIGNED" || { echo "decrypted $2 != $DATA_SIGNED" >"$WORK/decrypt.log"; return 1; }
+    verify_one "$w.dec" idp-rsa2048 "$XP_ASSERTION_SIG"
+}
+oaep11() { # NAME DIGEST MGF(""=no MGF element, MGF1-SHA-1) CONTENT_ALG KEY_BYTES
+    local name=$1 out="$ENC/$1.xml" w="$WORK/enc/$1" md mgfmd
+    enc_tmpl "$4" "<ds:KeyName>k1</ds:KeyName>" | write_tpl "encrypted/$name"
+    if [[ -f $out ]] && oaep11_check "$out" "$name" "$2" "$3"; then
+        ENC_FIXTURES+=("$name")   # randomised: an existing file that passes is kept
+        printf '  ok  %-40s to=%-17s %s\n' "encrypted/$name.xml" sp-enc-rsa2048 "oaep11 (kept)"
+        return 0
+    fi
+    md=$(openssl_md "$2") && mgfmd=$(openssl_md "$3") || return 1
+    openssl rand "$5" > "$w.sk"
+    xmlsec1 --encrypt --aeskey:k1 "$w.sk" --xml-data "$DATA_SIGNED" --node-xpath "$XP_TO_ENCRYPT" \
+            --output "$w.0" "$TPL/encrypted/$name.xml" 2>"$WORK/encrypt.log" \
+        || { cat "$WORK/encrypt.log" >&2; echo "FAIL: xmlsec1 could not encrypt $name" >&2; return 1; }
+    openssl pkeyutl -encrypt -certin -inkey "$KEYS/sp-enc-rsa2048.crt" -pkeyopt rsa_padding_mode:oaep \
+            -pkeyopt "rsa_oaep_md:$md" -pkeyopt "rsa_mgf1_md:$mgfmd" -in "$w.sk" -out "$w.ek" \
+        || { echo "FAIL: openssl could not wrap the key of $name" >&2; return 1; }
+    EK="$(enc_key_tmpl "$KT_OAEP11" "$2" "$3" | sed "s|<xenc:CipherValue/>|<xenc:CipherValue>$(openssl base64 -A <"$w.ek")</xenc:CipherValue>|")" \
+        perl -0777 -pe 's{<ds:KeyName>k1</ds:KeyName>}{$ENV{EK}}' "$w.0" > "$w.xml"
+    if ! oaep11_check "$w.xml" "$name" "$2" "$3"; then
+        cat "$WORK/decrypt.log" "$WORK/verify.log" >&2
+        echo "FAIL: self-check of $name failed" >&2
+        return 1
+    fi
+    cp "$w.xml" "$out"
+    ENC_FIXTURES+=("$name")
+    printf '  ok  %-40s to=%-17s %s\n' "encrypted/$name.xml" sp-enc-rsa2048 "oaep11 (xmlsec1 + openssl)"
+}
+MGF1_SHA1="${NS_XENC11}mgf1sha1"
+MGF1_SHA384="${NS_XENC11}mgf1sha384"
+oaep11 oaep11-sha256-mgf1sha256-aes256-gcm "$SHA256" "$MGF1_SHA256" "$(AES_GCM 256)" 32
+oaep11 oaep11-sha256-mgf1sha1-aes256-cbc   "$SHA256" ""             "$(AES_CBC 256)" 32
+oaep11 oaep11-sha512-mgf1sha512-aes128-gcm "$SHA512" "$MGF1_SHA512" "$(AES_GCM 128)" 16
+oaep11 oaep11-sha384-mgf1sha384-aes192-gcm "$SHA384" "$MGF1_SHA384" "$(AES_GCM 192)" 24
+oaep11 oaep11-sha1-mgf1sha1-aes128-cbc     "$SHA1"   "$MGF1_SHA1"   "$(AES_CBC 128)" 16
+oaep11 oaep11-sha512-mgf1sha256-aes256-cbc "$SHA512" "$MGF1_SHA256" "$(AES_CBC 256)" 32
 
 # --- RSA PKCS#1 v1.5 key transport (to be refused by default) -------------------
 enc_tmpl "$(AES_CBC 128)" "$(enc_key_tmpl "$KT_RSA15")" | write_tpl encrypted/rsa15-aes128-cbc
@@ -974,3 +1024,50 @@ must_not_decrypt encrypted-with-enc2    sp-enc-rsa2048
 must_not_decrypt oaep-mgf1p-aes256-cbc  sp-enc2-rsa2048
 
 echo "all ${#ENC_FIXTURES[@]} encrypted fixtures made by xmlsec1 --encrypt and decrypted again by xmlsec1 --decrypt"
+
+# ---------------------------------------------------------------------------
+# 7. Single Logout messages for the HTTP-POST binding (tests/fixtures/logout/),
+#    issue 6: the IdP's LogoutRequest and LogoutResponse with an enveloped
+#    signature on the root, as SimpleSAMLphp and ADFS send them. RSA PKCS#1 v1.5
+#    is deterministic, so reruns reproduce the same bytes.
+# ---------------------------------------------------------------------------
+SLO_OUT="$ROOT/tests/fixtures/logout"
+mkdir -p "$SLO_OUT" "$TPL/logout"
+SLO_URL="$ACS/slo"
+SLO_ID_ATTRS=(--id-attr:ID "$NS_SAMLP:LogoutRequest" --id-attr:ID "$NS_SAMLP:LogoutResponse")
+DSP="ds:"
+slo_sig() { sig "$1" "$RSA_SHA256" "$SHA256" "$C14N_EXC" "$(tf_env)$(tf_exc)"; }
+
+# slo_fixture NAME KEY : sign $TPL/logout/NAME.xml's root signature and verify it.
+slo_fixture() {
+    local name=$1 key=$2 xp="/*/*[local-name()='Signature']"
+    # shellcheck disable=SC2046
+    xmlsec1 --sign $(key_sign_args "$key") "${SLO_ID_ATTRS[@]}" --node-xpath "$xp" \
+        --output "$SLO_OUT/$name.xml" "$TPL/logout/$name.xml" 2>"$WORK/sign.log" \
+        || { cat "$WORK/sign.log" >&2; echo "FAIL: xmlsec1 could not sign logout/$name" >&2; return 1; }
+    # shellcheck disable=SC2046
+    xmlsec1 --verify $(key_verify_args "$key") "${SLO_ID_ATTRS[@]}" --node-xpath "$xp" "$SLO_OUT/$name.xml" >"$WORK/verify.log" 2>&1 \
+        || { cat "$WORK/verify.log" >&2; echo "FAIL: self-check of logout/$name failed" >&2; return 1; }
+    printf '  ok  %-40s key=%s\n' "logout/$name.xml" "$key"
+}
+
+logout_request_tpl() { # ID NAMEID SESSION_INDEX_XML
+    printf '<samlp:LogoutRequest xmlns:samlp="%s" xmlns:saml="%s" ID="%s" Version="2.0" IssueInstant="%s" Destination="%s"><saml:Issuer>%s</saml:Issuer>%s<saml:NameID Format="%s">%s</saml:NameID>%s</samlp:LogoutRequest>\n' \
+        "$NS_SAMLP" "$NS_SAML" "$1" "$INSTANT" "$SLO_URL" "$IDP" "$(slo_sig "$1")" "$NAMEID_EMAIL" "$2" "$3"
+}
+logout_response_tpl() { # ID IN_RESPONSE_TO STATUS
+    printf '<samlp:LogoutResponse xmlns:samlp="%s" xmlns:saml="%s" ID="%s" Version="2.0" IssueInstant="%s" Destination="%s" InResponseTo="%s"><saml:Issuer>%s</saml:Issuer>%s<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:%s"/></samlp:Status></samlp:LogoutResponse>\n' \
+        "$NS_SAMLP" "$NS_SAML" "$1" "$INSTANT" "$SLO_URL" "$2" "$IDP" "$(slo_sig "$1")" "$3"
+}
+
+logout_request_tpl _idp-logout-1 "$NAMEID" "<samlp:SessionIndex>$SESSION_INDEX</samlp:SessionIndex>" | write_tpl logout/logout-request
+slo_fixture logout-request idp-rsa2048
+logout_request_tpl _idp-logout-2 "$NAMEID" "" | write_tpl logout/logout-request-all-sessions
+slo_fixture logout-request-all-sessions idp-rsa2048
+logout_request_tpl _idp-logout-3 "$NAMEID" "<samlp:SessionIndex>$SESSION_INDEX</samlp:SessionIndex>" | write_tpl logout/logout-request-other-key
+slo_fixture logout-request-other-key other-rsa2048
+logout_response_tpl _idp-lr-1 _slo-req-1 Success | write_tpl logout/logout-response
+slo_fixture logout-response idp-rsa2048
+logout_response_tpl _idp-lr-2 _slo-req-1 Responder | write_tpl logout/logout-response-failed
+slo_fixture logout-response-failed idp-rsa2048
+echo "all logout fixtures signed and verified by xmlsec1"

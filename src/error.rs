@@ -335,7 +335,7 @@ pub enum SamlError {
     IssuerMissing { element: &'static str },
     IssuerMismatch { element: &'static str, found: String, expected: String },
     DestinationMissing,
-    DestinationMismatch { found: String, expected: String },
+    DestinationMismatch { found: String, expected: String, endpoint: &'static str },
     NameIdMissing,
     EncryptedIdUnsupported,
     BearerConfirmationMissing,
@@ -354,6 +354,12 @@ pub enum SamlError {
     AuthnStatementMissing,
     SessionExpired { session_not_on_or_after: String },
     InvalidTime { field: &'static str, value: String },
+    MessageEncoding { detail: String },
+    UnexpectedMessage { expected: &'static str, found: String },
+    LogoutSignatureRequired { message: &'static str },
+    LogoutNameIdMissing,
+    LogoutStale { issue_instant: String },
+    LogoutExpired { not_on_or_after: String },
 }
 
 impl SamlError {
@@ -396,6 +402,12 @@ impl SamlError {
             AuthnStatementMissing => "saml.authn_statement_missing",
             SessionExpired { .. } => "saml.session_expired",
             InvalidTime { .. } => "saml.invalid_time",
+            MessageEncoding { .. } => "saml.message_encoding",
+            UnexpectedMessage { .. } => "saml.unexpected_message",
+            LogoutSignatureRequired { .. } => "saml.logout_signature_required",
+            LogoutNameIdMissing => "saml.logout_name_id_missing",
+            LogoutStale { .. } => "saml.logout_stale",
+            LogoutExpired { .. } => "saml.logout_expired",
         }
     }
 }
@@ -429,8 +441,8 @@ impl fmt::Display for SamlError {
             AssertionSignatureRequired => write!(f, "the connector requires a signed Assertion (wantAssertionsSigned)"),
             IssuerMissing { element } => write!(f, "the {element} has no Issuer"),
             IssuerMismatch { element, found, expected } => write!(f, "{element} Issuer is {found:?}, expected {expected:?}"),
-            DestinationMissing => write!(f, "a signed Response must name its Destination"),
-            DestinationMismatch { found, expected } => write!(f, "Destination is {found:?}, expected the ACS URL {expected:?}"),
+            DestinationMissing => write!(f, "a signed SAML message must name its Destination"),
+            DestinationMismatch { found, expected, endpoint } => write!(f, "Destination is {found:?}, expected the {endpoint} {expected:?}"),
             NameIdMissing => write!(f, "the Assertion's Subject has no NameID"),
             EncryptedIdUnsupported => write!(f, "the NameID is encrypted (EncryptedID), which is not supported"),
             BearerConfirmationMissing => write!(f, "the Subject has no bearer SubjectConfirmation with SubjectConfirmationData"),
@@ -449,6 +461,12 @@ impl fmt::Display for SamlError {
             AuthnStatementMissing => write!(f, "the Assertion has no AuthnStatement"),
             SessionExpired { session_not_on_or_after } => write!(f, "the IdP session ended at {session_not_on_or_after} (SessionNotOnOrAfter)"),
             InvalidTime { field, value } => write!(f, "{field} is not a valid UTC dateTime: {value:?}"),
+            MessageEncoding { detail } => write!(f, "the SAML message is not encoded as its binding requires: {detail}"),
+            UnexpectedMessage { expected, found } => write!(f, "expected a samlp:{expected}, found <{found}>"),
+            LogoutSignatureRequired { message } => write!(f, "the {message} is not signed (neither a query signature nor an XML signature); logout messages must be"),
+            LogoutNameIdMissing => write!(f, "the LogoutRequest has no NameID (BaseID and EncryptedID are not supported)"),
+            LogoutStale { issue_instant } => write!(f, "the logout message was issued at {issue_instant}, too far from now (replayed or a wrong clock)"),
+            LogoutExpired { not_on_or_after } => write!(f, "the LogoutRequest expired at {not_on_or_after}"),
         }
     }
 }

@@ -21,7 +21,7 @@ fn env_with(origin: &str) -> MemoryEnv {
     let mut vars = HashMap::new();
     vars.insert("SESSION_SIGNING_KEY".to_string(), base64::engine::general_purpose::STANDARD.encode(SEED));
     vars.insert("PUBLIC_ORIGIN".to_string(), origin.to_string());
-    MemoryEnv { kv, vars, clock: Some(Instant::parse(NOW).unwrap()), log_to_stderr: false }
+    MemoryEnv { kv, vars, clock: Some(Instant::parse(NOW).unwrap()), log_to_stderr: false, ..MemoryEnv::default() }
 }
 
 fn env() -> MemoryEnv {

@@ -126,22 +126,55 @@ fn oaep(name: &str, digest: Option<&str>, mgf: Option<&str>) {
     let data = vectors(name);
     let (mut checked, mut failures) = (0, Vec::new());
     for group in data["testGroups"].as_array().expect("groups") {
-        let der = hex::decode(group["privateKeyPkcs8"].as_str().expect("pkcs8")).expect("hex");
-        let key = DecryptionKey::from_pkcs8_der(&der).expect("key");
-        for case in group["tests"].as_array().expect("tests") {
-            let ct = hex::decode(case["ct"].as_str().unwrap_or_default()).unwrap_or_default();
-            let label = hex::decode(case["label"].as_str().unwrap_or_default()).unwrap_or_default();
-            let msg = hex::decode(case["msg"].as_str().unwrap_or_default()).unwrap_or_default();
-            let got = rsa_oaep_decrypt(&key, digest, mgf, (!label.is_empty()).then_some(label.as_slice()), &ct);
-            let ok = got.as_deref() == Some(msg.as_slice());
-            checked += 1;
-            if ok != (case["result"] == "valid") {
-                failures.push(format!("tcId {} ({}): decrypted={ok}", case["tcId"], case["comment"]));
-            }
-        }
+        checked += oaep_group(group, digest, mgf, &mut failures);
     }
     assert!(checked > 20, "{name}: {checked} cases");
     assert!(failures.is_empty(), "{name}:\n{}", failures.join("\n"));
+}
+
+/// Runs one Wycheproof OAEP test group through our unwrapping; returns the cases checked
+/// and adds a line to `failures` for each verdict that differs.
+fn oaep_group(group: &serde_json::Value, digest: Option<&str>, mgf: Option<&str>, failures: &mut Vec<String>) -> usize {
+    let der = hex::decode(group["privateKeyPkcs8"].as_str().expect("pkcs8")).expect("hex");
+    let key = DecryptionKey::from_pkcs8_der(&der).expect("key");
+    let cases = group["tests"].as_array().expect("tests");
+    for case in cases {
+        let ct = hex::decode(case["ct"].as_str().unwrap_or_default()).unwrap_or_default();
+        let label = hex::decode(case["label"].as_str().unwrap_or_default()).unwrap_or_default();
+        let msg = hex::decode(case["msg"].as_str().unwrap_or_default()).unwrap_or_default();
+        let got = rsa_oaep_decrypt(&key, digest, mgf, (!label.is_empty()).then_some(label.as_slice()), &ct);
+        let ok = got.as_deref() == Some(msg.as_slice());
+        if ok != (case["result"] == "valid") {
+            failures.push(format!("{}/{} tcId {} ({}): decrypted={ok}", group["sha"], group["mgfSha"], case["tcId"], case["comment"]));
+        }
+    }
+    cases.len()
+}
+
+/// The misc file pairs every digest with every MGF1 hash: all pairs of SHA-1/256/384/512
+/// (the XML Encryption 1.1 set) for the 2048-bit groups, through the XML algorithm URIs.
+#[test]
+fn rsa_oaep_every_digest_with_every_mgf1() {
+    let uri = |sha: &str| match sha {
+        "SHA-1" => Some(("http://www.w3.org/2000/09/xmldsig#sha1", "http://www.w3.org/2009/xmlenc11#mgf1sha1")),
+        "SHA-256" => Some(("http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2009/xmlenc11#mgf1sha256")),
+        "SHA-384" => Some(("http://www.w3.org/2001/04/xmldsig-more#sha384", "http://www.w3.org/2009/xmlenc11#mgf1sha384")),
+        "SHA-512" => Some(("http://www.w3.org/2001/04/xmlenc#sha512", "http://www.w3.org/2009/xmlenc11#mgf1sha512")),
+        _ => None,
+    };
+    let data = vectors("rsa_oaep_misc_test.json");
+    let (mut pairs, mut checked, mut failures) = (0, 0, Vec::new());
+    for group in data["testGroups"].as_array().expect("groups") {
+        let (Some((digest, _)), Some((_, mgf))) = (uri(group["sha"].as_str().unwrap_or_default()), uri(group["mgfSha"].as_str().unwrap_or_default())) else { continue };
+        if group["keySize"] != 2048 {
+            continue;
+        }
+        pairs += 1;
+        checked += oaep_group(group, Some(digest), Some(mgf), &mut failures);
+    }
+    assert_eq!(pairs, 16, "every digest/MGF1 pair at 2048 bits");
+    assert!(checked > 16, "{checked} cases");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]

@@ -8,7 +8,8 @@
 #
 # Fields: entityId, acs (required); signAssertion (default true), signResponse (false),
 # signatureAlgorithm (rsa-sha256 URI), validateAuthnRequest (false), encryptAssertion
-# (false), certificate (PEM or base64; required by the two previous), slo. See README.md.
+# (false), certificate (PEM or base64; required by the two previous), slo, sloBinding
+# (redirect|post). See README.md.
 set -euo pipefail
 
 [ $# -eq 2 ] || { echo "usage: $0 STATE_DIR JSON_OBJECT" >&2; exit 2; }
@@ -24,7 +25,7 @@ if (!is_array($sp) || ($sp !== [] && array_keys($sp) === range(0, count($sp) - 1
     $fail("JSON_OBJECT must be a JSON object" . (json_last_error() ? " (" . json_last_error_msg() . ")" : ""));
 }
 $known = ["entityId", "acs", "signAssertion", "signResponse", "signatureAlgorithm",
-          "validateAuthnRequest", "certificate", "encryptAssertion", "slo"];
+          "validateAuthnRequest", "certificate", "encryptAssertion", "slo", "sloBinding"];
 foreach (array_keys($sp) as $k) {
     if (!in_array($k, $known, true)) { $fail("unknown field \"$k\" (known: " . implode(", ", $known) . ")"); }
 }
@@ -34,7 +35,7 @@ foreach (["entityId", "acs"] as $k) {
 foreach (["signAssertion", "signResponse", "validateAuthnRequest", "encryptAssertion"] as $k) {
     if (array_key_exists($k, $sp) && !is_bool($sp[$k])) { $fail("\"$k\" must be true or false"); }
 }
-foreach (["signatureAlgorithm", "certificate", "slo"] as $k) {
+foreach (["signatureAlgorithm", "certificate", "slo", "sloBinding"] as $k) {
     if (array_key_exists($k, $sp) && !is_string($sp[$k]) && $sp[$k] !== null) { $fail("\"$k\" must be a string"); }
 }
 $algorithms = ["http://www.w3.org/2000/09/xmldsig#rsa-sha1", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",

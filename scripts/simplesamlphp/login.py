@@ -13,7 +13,9 @@ it, and reads the auto-POST page the IdP returns. It prints one JSON object:
 
     {"action": "<ACS URL>", "SAMLResponse": "<base64>", "RelayState": "<string or null>"}
 
-On a rejected login or an IdP error page it exits 1 and writes the page's error text
+With --cookies FILE, the IdP's cookies (its session) are saved to FILE afterwards
+(Mozilla format), so a test browser can carry the IdP session on, e.g. for Single
+Logout. On a rejected login or an IdP error page it exits 1 and writes the page's error text
 to stderr. Python 3 standard library only.
 """
 
@@ -224,9 +226,10 @@ def main():
     ap.add_argument("--user", required=True)
     ap.add_argument("--password", required=True)
     ap.add_argument("--timeout", type=float, default=15.0, help="per request, seconds")
+    ap.add_argument("--cookies", help="save the IdP's cookies to this file (Mozilla format)")
     args = ap.parse_args()
 
-    jar = http.cookiejar.CookieJar()
+    jar = http.cookiejar.MozillaCookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
 
     url, status, html = fetch(opener, args.url, timeout=args.timeout)
@@ -236,6 +239,8 @@ def main():
 
         for form in page.forms:
             if form.field("SAMLResponse") is not None:
+                if args.cookies:
+                    jar.save(args.cookies, ignore_discard=True, ignore_expires=True)
                 print(json.dumps({
                     "action": urllib.parse.urljoin(url, form.action),
                     "SAMLResponse": form.field("SAMLResponse"),

@@ -313,11 +313,22 @@ cat >"$STATE/config/metadata/saml20-sp-remote.php" <<'PHP'
             if (!is_string($slo)) {
                 $fail("entry $i: slo must be a URL string");
             }
+            $sloBinding = $sp['sloBinding'] ?? 'redirect';
+            if (!in_array($sloBinding, ['redirect', 'post'], true)) {
+                $fail("entry $i: sloBinding must be \"redirect\" or \"post\"");
+            }
             $entry['SingleLogoutService'] = [[
-                'Binding' => 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
+                'Binding' => $sloBinding === 'post'
+                    ? 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST'
+                    : 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
                 'Location' => $slo,
             ]];
         }
+        // The IdP signs its LogoutRequests and LogoutResponses (query signature on
+        // HTTP-Redirect, XML signature on HTTP-POST), and checks the SP's when it checks
+        // its AuthnRequests.
+        $entry['sign.logout'] = true;
+        $entry['validate.logout'] = $entry['validate.authnrequest'];
         $metadata[$sp['entityId']] = $entry;
     }
 })();

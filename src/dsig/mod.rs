@@ -121,6 +121,16 @@ pub fn verify_element_with<'d>(
     Err(DsigError::SignatureInvalid)
 }
 
+/// Verify a detached signature over `message`: the HTTP-Redirect binding's query
+/// signature (SAML bindings §3.4.4.1), where the signed octets are the query string
+/// itself. Same keys, algorithms and policy as XML signatures; returns the key's index.
+pub fn verify_detached(message: &[u8], algorithm_uri: &str, signature: &[u8], keys: &[TrustedKey], policy: &VerifyPolicy) -> Result<usize, DsigError> {
+    let algorithm = SignatureAlgorithm::from_uri(algorithm_uri, policy.allow_sha1)?;
+    let usable = usable_keys(keys, &algorithm, policy)?;
+    let digest = algorithm.hash.digest(message);
+    usable.into_iter().find(|&index| keys[index].verify(&algorithm, &digest, signature, &RustCryptoRsa)).ok_or(DsigError::SignatureInvalid)
+}
+
 /// Indices of the trusted keys that fit the algorithm and the policy.
 fn usable_keys(keys: &[TrustedKey], algorithm: &SignatureAlgorithm, policy: &VerifyPolicy) -> Result<Vec<usize>, DsigError> {
     if keys.is_empty() {

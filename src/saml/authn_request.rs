@@ -12,6 +12,7 @@ use super::time::Instant;
 use super::{ASSERTION_NS, PROTOCOL_NS};
 use crate::dsig::algorithms;
 use crate::error::{ConfigError, ConfigProblem};
+pub use crate::url::url_encode;
 
 /// An AuthnRequest ready to send: its ID (to match InResponseTo later) and the URL the
 /// browser is redirected to.
@@ -54,25 +55,17 @@ pub fn redirect_request(
         }],
     })?;
     let xml = authn_request_xml(connector, id, issue_instant, destination);
-    let deflated = miniz_oxide::deflate::compress_to_vec(xml.as_bytes(), 6);
-    let encoded = base64::engine::general_purpose::STANDARD.encode(deflated);
-
-    let mut query = format!("SAMLRequest={}", url_encode(&encoded));
-    if !relay_state.is_empty() {
-        query.push_str(&format!("&RelayState={}", url_encode(relay_state)));
-    }
-    if connector.sign_authn_request {
+    let signing = if connector.sign_authn_request {
         let key = signing_key.ok_or_else(|| ConfigError {
             connector: Some(connector.id.clone()),
             problems: vec![ConfigProblem { field: "privateKey".into(), message: "is required to sign AuthnRequests".into() }],
         })?;
-        query.push_str(&format!("&SigAlg={}", url_encode(&connector.request_signature_algorithm)));
-        // The signature covers the query string exactly as sent (SAML bindings §3.4.4.1).
-        let signature = key.sign(&connector.request_signature_algorithm, query.as_bytes());
-        query.push_str(&format!("&Signature={}", url_encode(&base64::engine::general_purpose::STANDARD.encode(signature))));
-    }
-    let separator = if destination.contains('?') { '&' } else { '?' };
-    Ok(RedirectRequest { id: id.to_string(), url: format!("{destination}{separator}{query}") })
+        Some((key, connector.request_signature_algorithm.as_str()))
+    } else {
+        None
+    };
+    let url = super::binding::redirect_url(destination, super::binding::MessageParam::Request, &xml, relay_state, signing);
+    Ok(RedirectRequest { id: id.to_string(), url })
 }
 
 /// The SP's RSA key for signing requests (`privateKey` / `privateKeyPass`).
@@ -131,18 +124,6 @@ pub(crate) fn rsa_key_value(public: &rsa::RsaPublicKey) -> (String, String) {
     use rsa::traits::PublicKeyParts as _;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     (b64(&public.n().as_ref().to_be_bytes_trimmed_vartime()), b64(&public.e().to_be_bytes_trimmed_vartime()))
-}
-
-/// Percent-encoding for query values: everything but unreserved characters.
-pub fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3 / 2);
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

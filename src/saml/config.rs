@@ -46,9 +46,23 @@ pub struct ProfileMap {
 pub struct IdpCertificate {
     pub der: Vec<u8>,
     pub info: dsig::keys::CertificateInfo,
-    /// Where it came from: `x509Certificate` or `idpMetadataXml`.
+    /// Where it came from: `x509Certificate`, `idpMetadataXml`, `idpMetadataUrl`, or
+    /// `idpMetadataUrl (retained)`: no longer in the fetched metadata but still trusted
+    /// until the new metadata has been seen twice (rollover).
     pub source: &'static str,
 }
+
+/// IdP metadata fetched from `idpMetadataUrl` (kept in KV beside the connector): the
+/// latest document, plus certificates it no longer lists that are still trusted during a
+/// rollover.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchedMetadata {
+    pub xml: String,
+    pub retained_certificates: Vec<Vec<u8>>,
+}
+
+/// The source name of certificates kept through a rollover.
+pub const RETAINED_SOURCE: &str = "idpMetadataUrl (retained)";
 
 /// A validated connector.
 #[derive(Debug, Clone)]
@@ -59,12 +73,20 @@ pub struct Connector {
     pub acs_url: String,
     /// The IdP's SSO endpoint for the HTTP-Redirect binding.
     pub sign_in_endpoint: Option<String>,
+    /// The IdP's SingleLogoutService (HTTP-Redirect) for our LogoutRequests, and where
+    /// our LogoutResponses go (its ResponseLocation). None: sign-out is local only.
+    pub sign_out_endpoint: Option<String>,
+    pub sign_out_response_endpoint: Option<String>,
+    /// Our SingleLogoutService URL (`singleLogoutServiceUrl`, default `{ACS}/slo`).
+    pub single_logout_url: String,
     /// Expected Issuer of responses.
     pub idp_entity_id: Option<String>,
     pub idp_certificates: Vec<IdpCertificate>,
     /// The keys of `idp_certificates`, parsed once: signatures are checked against these only.
     idp_keys: Vec<TrustedKey>,
     pub idp_metadata: Option<IdpMetadata>,
+    /// Where the IdP metadata is fetched from and kept current (`idpMetadataUrl`).
+    pub idp_metadata_url: Option<String>,
     pub sign_authn_request: bool,
     pub encrypt_assertion: bool,
     pub request_signature_algorithm: String,
@@ -96,6 +118,27 @@ impl Connector {
         &self.idp_keys
     }
 
+    /// IdP certificates are key carriers (their dates are not enforced), but an expired
+    /// or soon-expiring one usually means a rotation is coming: say so (check-config,
+    /// the admin health report, the scheduled job's log).
+    pub fn certificate_warnings(&self, now: super::Instant) -> Vec<ConfigProblem> {
+        let now_s = now.unix_seconds();
+        let mut warnings = Vec::new();
+        for certificate in &self.idp_certificates {
+            let info = &certificate.info;
+            let until = super::Instant::from_unix_seconds(info.not_after);
+            let message = if info.not_after < now_s {
+                format!("certificate {:?} expired on {until}; signatures still verify, but the IdP has probably rotated its key", info.subject)
+            } else if info.not_after < now_s + 30 * 86_400 {
+                format!("certificate {:?} expires on {until} (within 30 days): expect a key rollover", info.subject)
+            } else {
+                continue;
+            };
+            warnings.push(ConfigProblem { field: certificate.source.to_string(), message });
+        }
+        warnings
+    }
+
     pub fn verify_policy(&self) -> VerifyPolicy {
         VerifyPolicy { allow_sha1: self.allow_sha1, min_rsa_bits: self.min_rsa_key_bits }
     }
@@ -103,13 +146,18 @@ impl Connector {
     /// Parse and validate a connector's JSON. On success, also returns warnings
     /// (unknown fields, settings that work but deserve a look).
     pub fn from_json(id: &str, json: &str) -> Result<(Connector, Vec<ConfigProblem>), ConfigError> {
+        Connector::from_json_with_metadata(id, json, None)
+    }
+
+    /// As [`Connector::from_json`], with the metadata fetched for `idpMetadataUrl`.
+    pub fn from_json_with_metadata(id: &str, json: &str, fetched: Option<&FetchedMetadata>) -> Result<(Connector, Vec<ConfigProblem>), ConfigError> {
         let fail = |problems| ConfigError { connector: Some(id.to_string()), problems };
         let value: Value = serde_json::from_str(json)
             .map_err(|e| fail(vec![problem("(json)", &format!("not valid JSON: {e}"))]))?;
         let Value::Object(object) = value else {
             return Err(fail(vec![problem("(json)", "the connector config must be a JSON object")]));
         };
-        let mut fields = Fields { object: &object, problems: Vec::new(), warnings: Vec::new() };
+        let mut fields = Fields { object: &object, problems: Vec::new(), warnings: Vec::new(), fetched };
         let connector = fields.connector(id);
         match connector {
             Some(connector) if fields.problems.is_empty() => Ok((connector, fields.warnings)),
@@ -124,6 +172,7 @@ const KNOWN_FIELDS: &[&str] = &[
     "x509Certificate",
     "x509certificate",
     "idpMetadataXml",
+    "idpMetadataUrl",
     "assertionConsumerServiceUrl",
     "signAuthnRequest",
     "encryptAssertion",
@@ -137,6 +186,8 @@ const KNOWN_FIELDS: &[&str] = &[
     "timeout",
     "profileMap",
     "idpEntityId",
+    "signOutEndpoint",
+    "singleLogoutServiceUrl",
     "allowIdpInitiated",
     "allowSha1",
     "allowRsa15",
@@ -155,6 +206,7 @@ struct Fields<'a> {
     object: &'a Map<String, Value>,
     problems: Vec<ConfigProblem>,
     warnings: Vec<ConfigProblem>,
+    fetched: Option<&'a FetchedMetadata>,
 }
 
 impl<'a> Fields<'a> {
@@ -254,22 +306,56 @@ impl<'a> Fields<'a> {
         let acs = self.required_string("assertionConsumerServiceUrl");
         let acs_url = self.endpoint("assertionConsumerServiceUrl", acs);
 
-        let idp_metadata = match self.string("idpMetadataXml") {
+        let idp_metadata_url = self.string("idpMetadataUrl");
+        let idp_metadata_url = self.endpoint("idpMetadataUrl", idp_metadata_url);
+        let pasted = self.string("idpMetadataXml");
+        if pasted.is_some() && idp_metadata_url.is_some() {
+            self.error("idpMetadataUrl", "set idpMetadataUrl or idpMetadataXml, not both");
+        }
+        let (metadata_xml, metadata_field) = match (pasted, idp_metadata_url.as_ref().and(self.fetched)) {
+            (Some(xml), _) => (Some(xml), "idpMetadataXml"),
+            (None, Some(fetched)) => (Some(fetched.xml.clone()), "idpMetadataUrl"),
+            (None, None) => (None, "idpMetadataXml"),
+        };
+        let idp_metadata = match metadata_xml {
             Some(xml) => match metadata::parse_idp_metadata(&xml) {
                 Ok(md) => Some(md),
                 Err(message) => {
-                    self.error("idpMetadataXml", &message);
+                    self.error(metadata_field, &message);
                     None
                 }
             },
             None => None,
         };
+        if idp_metadata_url.is_some() && self.fetched.is_none() {
+            self.warn("idpMetadataUrl", "the metadata has not been fetched yet: it is fetched on first use and by the scheduled refresh");
+        }
 
         let sign_in = self.string("signInEndpoint").or_else(|| idp_metadata.as_ref().and_then(|m| m.sso_redirect.clone()));
         let sign_in_endpoint = self.endpoint("signInEndpoint", sign_in);
         if sign_in_endpoint.is_none() && !self.problems.iter().any(|p| p.field == "signInEndpoint") {
             self.warn("signInEndpoint", "no IdP sign-in endpoint (and none in idpMetadataXml): only IdP-initiated sign-in can work");
         }
+
+        // Single Logout: an explicit endpoint, else the metadata's HTTP-Redirect one (the
+        // only binding we send by: a POST would need an XML-signed, auto-submitted form).
+        let metadata_slo = idp_metadata.as_ref().and_then(|m| m.single_logout.iter().find(|e| e.binding == metadata::BINDING_REDIRECT).cloned());
+        let configured_slo = self.string("signOutEndpoint");
+        let (sign_out_endpoint, sign_out_response_endpoint) = match (configured_slo, metadata_slo) {
+            (Some(url), _) => {
+                let url = self.endpoint("signOutEndpoint", Some(url));
+                (url.clone(), url)
+            }
+            (None, Some(e)) => (Some(e.location.clone()), Some(e.response_location.unwrap_or(e.location))),
+            (None, None) => (None, None),
+        };
+        if sign_out_endpoint.is_none() && idp_metadata.as_ref().is_some_and(|m| !m.single_logout.is_empty()) {
+            self.warn("signOutEndpoint", "the IdP metadata lists SingleLogoutService only for bindings other than HTTP-Redirect: sign-out stays local");
+        }
+        let single_logout_url = match self.string("singleLogoutServiceUrl") {
+            Some(url) => self.endpoint("singleLogoutServiceUrl", Some(url)),
+            None => acs_url.as_ref().map(|acs| format!("{}/slo", acs.trim_end_matches('/'))),
+        };
 
         let idp_entity_id = self.string("idpEntityId").or_else(|| idp_metadata.as_ref().map(|m| m.entity_id.clone()));
         if let (Some(configured), Some(md)) = (self.string("idpEntityId"), idp_metadata.as_ref()) {
@@ -281,7 +367,8 @@ impl<'a> Fields<'a> {
             self.warn("idpEntityId", "not set and no idpMetadataXml: the Issuer of responses is not checked (the signature still is)");
         }
 
-        let (idp_certificates, idp_keys) = self.certificates(idp_metadata.as_ref());
+        let metadata_source = if idp_metadata_url.is_some() { "idpMetadataUrl" } else { "idpMetadataXml" };
+        let (idp_certificates, idp_keys) = self.certificates(idp_metadata.as_ref(), metadata_source);
 
         let sign_authn_request = self.bool("signAuthnRequest", false);
         let encrypt_assertion = self.bool("encryptAssertion", false);
@@ -365,10 +452,14 @@ impl<'a> Fields<'a> {
             entity_id: entity_id?,
             acs_url: acs_url?,
             sign_in_endpoint,
+            sign_out_endpoint,
+            sign_out_response_endpoint,
+            single_logout_url: single_logout_url?,
             idp_entity_id,
             idp_certificates,
             idp_keys,
             idp_metadata,
+            idp_metadata_url,
             sign_authn_request,
             encrypt_assertion,
             request_signature_algorithm,
@@ -394,7 +485,7 @@ impl<'a> Fields<'a> {
 
     /// `x509Certificate` (one or more PEM blocks, bare base64, or a list of those) plus the
     /// signing certificates of `idpMetadataXml`.
-    fn certificates(&mut self, metadata: Option<&IdpMetadata>) -> (Vec<IdpCertificate>, Vec<TrustedKey>) {
+    fn certificates(&mut self, metadata: Option<&IdpMetadata>, metadata_source: &'static str) -> (Vec<IdpCertificate>, Vec<TrustedKey>) {
         let field = if self.object.contains_key("x509Certificate") { "x509Certificate" } else { "x509certificate" };
         let mut certificates = Vec::new();
         let mut keys = Vec::new();
@@ -410,11 +501,22 @@ impl<'a> Fields<'a> {
         }
         for der in metadata.map(|m| m.signing_certificates.clone()).unwrap_or_default() {
             if !certificates.iter().any(|c: &IdpCertificate| c.der == der) {
-                self.add_certificate(&mut certificates, &mut keys, der, "idpMetadataXml");
+                self.add_certificate(&mut certificates, &mut keys, der, metadata_source);
             }
         }
-        if certificates.is_empty() && !self.problems.iter().any(|p| p.field == field || p.field == "idpMetadataXml") {
-            self.error("x509Certificate", "no IdP signing certificate: set x509Certificate or idpMetadataXml");
+        if metadata_source == "idpMetadataUrl" {
+            for der in self.fetched.map(|f| f.retained_certificates.clone()).unwrap_or_default() {
+                if !certificates.iter().any(|c: &IdpCertificate| c.der == der) {
+                    self.add_certificate(&mut certificates, &mut keys, der, RETAINED_SOURCE);
+                }
+            }
+        }
+        if certificates.is_empty() && !self.problems.iter().any(|p| p.field == field || p.field == "idpMetadataXml" || p.field == "idpMetadataUrl") {
+            if self.object.contains_key("idpMetadataUrl") {
+                self.error("idpMetadataUrl", "no IdP signing certificate yet: the metadata could not be fetched (see the connector's metadata status)");
+            } else {
+                self.error("x509Certificate", "no IdP signing certificate: set x509Certificate, idpMetadataXml or idpMetadataUrl");
+            }
         }
         (certificates, keys)
     }

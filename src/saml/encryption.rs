@@ -292,17 +292,23 @@ fn oaep_decrypt(
             key.decrypt_blinded(rng, padding, ciphertext).ok()
         }};
     }
-    use OaepHash::*;
-    match (digest, mgf) {
-        (Sha1, Sha1) => oaep!(sha1::Sha1, sha1::Sha1),
-        (Sha1, Sha256) => oaep!(sha1::Sha1, sha2::Sha256),
-        (Sha256, Sha1) => oaep!(sha2::Sha256, sha1::Sha1),
-        (Sha256, Sha256) => oaep!(sha2::Sha256, sha2::Sha256),
-        (Sha384, Sha1) => oaep!(sha2::Sha384, sha1::Sha1),
-        (Sha384, Sha384) => oaep!(sha2::Sha384, sha2::Sha384),
-        (Sha512, Sha1) => oaep!(sha2::Sha512, sha1::Sha1),
-        (Sha512, Sha512) => oaep!(sha2::Sha512, sha2::Sha512),
-        _ => None,
+    // Every digest with every MGF1 hash: IdPs pair them freely (SHA-256 with MGF1-SHA-1
+    // is the commonest xmlenc11 choice, SHA-512 with MGF1-SHA-256 occurs too).
+    macro_rules! with_mgf {
+        ($d:ty) => {
+            match mgf {
+                OaepHash::Sha1 => oaep!($d, sha1::Sha1),
+                OaepHash::Sha256 => oaep!($d, sha2::Sha256),
+                OaepHash::Sha384 => oaep!($d, sha2::Sha384),
+                OaepHash::Sha512 => oaep!($d, sha2::Sha512),
+            }
+        };
+    }
+    match digest {
+        OaepHash::Sha1 => with_mgf!(sha1::Sha1),
+        OaepHash::Sha256 => with_mgf!(sha2::Sha256),
+        OaepHash::Sha384 => with_mgf!(sha2::Sha384),
+        OaepHash::Sha512 => with_mgf!(sha2::Sha512),
     }
 }
 

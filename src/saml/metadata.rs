@@ -17,12 +17,21 @@ pub struct IdpMetadata {
     pub entity_id: String,
     pub sso_redirect: Option<String>,
     pub sso_post: Option<String>,
-    /// SingleLogoutService endpoints: (binding, location).
-    pub single_logout: Vec<(String, String)>,
+    /// SingleLogoutService endpoints, in document order.
+    pub single_logout: Vec<LogoutEndpoint>,
     /// DER certificates with `use="signing"` or no `use`.
     pub signing_certificates: Vec<Vec<u8>>,
     pub name_id_formats: Vec<String>,
     pub want_authn_requests_signed: bool,
+}
+
+/// An IdP `SingleLogoutService`: where LogoutRequests go, and where LogoutResponses go
+/// (`ResponseLocation`, defaulting to `Location`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutEndpoint {
+    pub binding: String,
+    pub location: String,
+    pub response_location: Option<String>,
 }
 
 /// Parse IdP metadata: an `EntityDescriptor`, or an `EntitiesDescriptor` holding exactly
@@ -62,10 +71,19 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, String> {
     };
     let sso_redirect = endpoint("SingleSignOnService", BINDING_REDIRECT)?;
     let sso_post = endpoint("SingleSignOnService", BINDING_POST)?;
-    let single_logout = idp
-        .children_named(MD_NS, "SingleLogoutService")
-        .filter_map(|e| Some((e.attribute("Binding")?.to_string(), e.attribute("Location")?.trim().to_string())))
-        .collect();
+    let mut single_logout = Vec::new();
+    for service in idp.children_named(MD_NS, "SingleLogoutService") {
+        let (Some(binding), Some(location)) = (service.attribute("Binding"), service.attribute("Location")) else {
+            return Err("SingleLogoutService needs Binding and Location".into());
+        };
+        let location = location.trim().to_string();
+        crate::url::check_endpoint(&location).map_err(|m| format!("SingleLogoutService Location {m}"))?;
+        let response_location = service.attribute("ResponseLocation").map(|r| r.trim().to_string());
+        if let Some(response_location) = &response_location {
+            crate::url::check_endpoint(response_location).map_err(|m| format!("SingleLogoutService ResponseLocation {m}"))?;
+        }
+        single_logout.push(LogoutEndpoint { binding: binding.to_string(), location, response_location });
+    }
 
     let mut signing_certificates = Vec::new();
     for key_descriptor in idp.children_named(MD_NS, "KeyDescriptor") {
@@ -135,6 +153,9 @@ pub fn sp_metadata(connector: &Connector, signing_certificate_der: Option<&[u8]>
         }
         xml.push_str("</md:KeyDescriptor>\n");
     }
+    for binding in [BINDING_REDIRECT, BINDING_POST] {
+        xml.push_str(&format!("    <md:SingleLogoutService Binding=\"{binding}\" Location=\"{}\"/>\n", escape(&connector.single_logout_url)));
+    }
     let format = connector.name_id_format.as_deref().unwrap_or(super::config::NAMEID_UNSPECIFIED);
     xml.push_str(&format!("    <md:NameIDFormat>{}</md:NameIDFormat>\n", escape(format)));
     xml.push_str(&format!(
@@ -195,7 +216,7 @@ mod tests {
             assert_eq!(md.sso_post.as_deref(), Some("https://idp.example.test/sso/post"));
             assert_eq!(md.signing_certificates.len(), 1, "encryption key excluded");
             assert!(md.want_authn_requests_signed);
-            assert_eq!(md.single_logout.len(), 1);
+            assert_eq!(md.single_logout, vec![LogoutEndpoint { binding: BINDING_REDIRECT.into(), location: "https://idp.example.test/slo".into(), response_location: None }]);
             assert_eq!(md.name_id_formats, vec!["urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"]);
         }
     }

@@ -1,7 +1,9 @@
 //! SAML 2.0 Web Browser SSO, SP side: connector configs, metadata, and turning a
 //! verified Response into an identity. Nothing here touches HTTP.
 
+pub mod binding;
 pub mod config;
+pub mod logout;
 pub mod encryption;
 pub mod authn_request;
 pub mod metadata;

@@ -50,6 +50,8 @@ pub struct Identity {
     pub profile: Profile,
     pub response_signed: bool,
     pub assertion_signed: bool,
+    /// Index (into `Connector::idp_certificates`) of the certificate whose key verified.
+    pub signing_certificate: Option<usize>,
 }
 
 impl Identity {
@@ -190,7 +192,7 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
     }
     match response.attribute("Destination") {
         Some(destination) if destination != connector.acs_url => {
-            return Err(SamlError::DestinationMismatch { found: destination.to_string(), expected: connector.acs_url.clone() }.into())
+            return Err(SamlError::DestinationMismatch { found: destination.to_string(), expected: connector.acs_url.clone(), endpoint: "ACS URL" }.into())
         }
         None if response_verified.is_some() => return Err(SamlError::DestinationMissing.into()),
         _ => {}
@@ -254,6 +256,7 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
         profile,
         response_signed: response_verified.is_some(),
         assertion_signed: assertion_verified.is_some(),
+        signing_certificate: assertion_verified.or(response_verified).map(|v| v.key_index()),
     })
 }
 
@@ -299,7 +302,7 @@ fn decrypted_assertion(doc: &Document) -> Result<Element<'_>, SamlError> {
     }
 }
 
-fn check_status(response: Element<'_>) -> Result<(), SamlError> {
+pub(crate) fn check_status(response: Element<'_>) -> Result<(), SamlError> {
     let status = response.children_named(PROTOCOL_NS, "Status").next().ok_or(SamlError::StatusMissing)?;
     let code = status.children_named(PROTOCOL_NS, "StatusCode").next().ok_or(SamlError::StatusMissing)?;
     let value = code.attribute("Value").ok_or(SamlError::StatusMissing)?;

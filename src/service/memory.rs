@@ -2,24 +2,70 @@
 //! [`block_on`] to drive the service where every await completes at once.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use super::Env;
+use super::{Env, FetchLimits, Fetched};
 use crate::saml::Instant;
 
 /// KV and variables in maps; the clock is fixed when `clock` is set, else the system's
 /// (not available on wasm32-unknown-unknown: set `clock` there).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryEnv {
+    /// The seeded keys.
     pub kv: HashMap<String, String>,
+    /// Writes since (None = deleted), shared by clones, over `kv`.
+    pub written: Arc<Mutex<HashMap<String, Option<String>>>>,
     pub vars: HashMap<String, String>,
     pub clock: Option<Instant>,
     /// Write log lines to stderr (the dev server); silent otherwise.
     pub log_to_stderr: bool,
+    /// Outbound GETs (the dev server plugs in `service::native_fetch`; tests a fake).
+    pub fetcher: Option<Fetcher>,
+    /// Log lines kept for tests (when `keep_logs`).
+    pub logs: Arc<Mutex<Vec<String>>>,
+    pub keep_logs: bool,
+}
+
+/// An outbound-GET implementation for [`MemoryEnv`].
+#[derive(Clone)]
+pub struct Fetcher(pub Arc<dyn Fn(&str, &FetchLimits) -> Result<Fetched, String> + Send + Sync>);
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fetcher(..)")
+    }
 }
 
 impl Env for MemoryEnv {
     async fn kv_get(&self, key: &str) -> Result<Option<String>, String> {
+        if let Some(value) = self.written.lock().map_err(|_| "KV lock poisoned")?.get(key) {
+            return Ok(value.clone());
+        }
         Ok(self.kv.get(key).cloned())
+    }
+
+    async fn kv_put(&self, key: &str, value: &str, _ttl_seconds: Option<u64>) -> Result<(), String> {
+        self.written.lock().map_err(|_| "KV lock poisoned")?.insert(key.to_string(), Some(value.to_string()));
+        Ok(())
+    }
+
+    async fn kv_delete(&self, key: &str) -> Result<(), String> {
+        self.written.lock().map_err(|_| "KV lock poisoned")?.insert(key.to_string(), None);
+        Ok(())
+    }
+
+    async fn kv_list(&self, prefix: &str) -> Result<Vec<String>, String> {
+        let written = self.written.lock().map_err(|_| "KV lock poisoned")?;
+        let mut keys: Vec<String> = self.kv.keys().filter(|k| !written.contains_key(*k)).chain(written.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k)).filter(|k| k.starts_with(prefix)).cloned().collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn fetch(&self, url: &str, limits: &FetchLimits) -> Result<Fetched, String> {
+        match &self.fetcher {
+            Some(fetcher) => (fetcher.0)(url, limits),
+            None => Err("outbound requests are not available here".into()),
+        }
     }
 
     fn now(&self) -> Instant {
@@ -41,6 +87,11 @@ impl Env for MemoryEnv {
     fn log(&self, line: &str) {
         if self.log_to_stderr {
             eprintln!("{line}");
+        }
+        if self.keep_logs {
+            if let Ok(mut logs) = self.logs.lock() {
+                logs.push(line.to_string());
+            }
         }
     }
 }

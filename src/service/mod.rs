@@ -9,13 +9,21 @@
 //!   GET  /api/authn/saml/{connector}/metadata             SP metadata
 //!   GET  /api/session                                     the session's claims, or 401
 //!   GET  /.well-known/jwks.json                           session verification keys
-//!   GET  /sign-out[?post_logout_redirect_uri=]            clears the session
+//!   GET|POST /api/authn/saml/{connector}/slo              Single Logout (both directions)
+//!   GET  /sign-out[?post_logout_redirect_uri=][&local=1]  ends the session (and at the IdP)
+//!   *    /api/admin/…                                     the admin API (see `admin`)
 
+pub mod admin;
+pub mod idp_metadata;
+mod logout;
 mod memory;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native_fetch;
 mod pages;
 pub mod redirect;
 
-pub use memory::{block_on, MemoryEnv};
+pub use memory::{block_on, Fetcher, MemoryEnv};
+pub use crate::url::parse_form;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -32,6 +40,19 @@ use crate::saml::{metadata, validate_response, Connector, Instant};
 use crate::session::SessionKeys;
 
 pub const SESSION_COOKIE: &str = "saml_edge_session";
+/// The host settings the service reads (secrets and plain variables alike); adapters pass
+/// exactly these through.
+pub const SETTINGS: &[&str] = &[
+    "SESSION_SIGNING_KEY",
+    "PUBLIC_ORIGIN",
+    "SESSION_TTL_SECONDS",
+    "SESSION_ISSUER",
+    "SESSION_AUDIENCE",
+    "RETURN_TO_ALLOWLIST",
+    "SESSION_REVOCATION",
+    "ADMIN_TOKEN",
+    "METADATA_ALLOW_LOOPBACK",
+];
 const TRACKING_COOKIE_PREFIX: &str = "saml_req_";
 const TRACKING_TTL_SECONDS: i64 = 600;
 const DEFAULT_SESSION_TTL_SECONDS: i64 = 8 * 3600;
@@ -66,12 +87,41 @@ impl Response {
 #[allow(async_fn_in_trait)]
 pub trait Env {
     async fn kv_get(&self, key: &str) -> Result<Option<String>, String>;
+    /// Store `value` under `key`. With a TTL the store may drop the key after that many
+    /// seconds (Workers KV does; Spin's store keeps it): readers never rely on that, every
+    /// expiring value carries its own `exp`.
+    async fn kv_put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), String>;
+    async fn kv_delete(&self, key: &str) -> Result<(), String>;
+    /// Every key starting with `prefix`.
+    async fn kv_list(&self, prefix: &str) -> Result<Vec<String>, String>;
+    /// One outbound HTTP GET, redirects not followed. The host enforces `limits` as far as
+    /// it can, and refuses internal addresses it resolves names to (see `url::check_fetch_url`,
+    /// which the core applies to every URL first).
+    async fn fetch(&self, url: &str, limits: &FetchLimits) -> Result<Fetched, String>;
     fn now(&self) -> Instant;
     fn random(&self, out: &mut [u8]) -> Result<(), String>;
     /// A secret or setting (`SESSION_SIGNING_KEY`, `PUBLIC_ORIGIN`, …).
     fn var(&self, name: &str) -> Option<String>;
     /// One structured (JSON) log line.
     fn log(&self, line: &str);
+}
+
+/// Limits on one outbound request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    pub max_bytes: usize,
+    pub timeout_ms: u64,
+    /// http://localhost targets are allowed (development and tests only).
+    pub allow_loopback: bool,
+}
+
+/// What an outbound GET returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    pub status: u16,
+    /// The `Location` header of a redirect.
+    pub location: Option<String>,
+    pub body: Vec<u8>,
 }
 
 /// A refusal with its HTTP status, stable code and a message for the user.
@@ -94,7 +144,7 @@ impl From<Error> for Failure {
         let status = match &error {
             Error::Config(_) => 500,
             Error::Xml(_) => 400,
-            Error::Saml(crate::SamlError::ResponseEncoding { .. } | crate::SamlError::NotAResponse { .. }) => 400,
+            Error::Saml(crate::SamlError::ResponseEncoding { .. } | crate::SamlError::NotAResponse { .. } | crate::SamlError::MessageEncoding { .. } | crate::SamlError::UnexpectedMessage { .. }) => 400,
             Error::Saml(crate::SamlError::Unsolicited | crate::SamlError::InResponseToUnexpected { .. }) => 403,
             Error::Saml(_) | Error::Dsig(_) => 401,
         };
@@ -186,6 +236,8 @@ enum Route<'a> {
     SignIn(&'a str),
     Acs(&'a str),
     Metadata(&'a str),
+    SingleLogout(&'a str),
+    Admin,
     Session,
     Jwks,
     SignOut,
@@ -201,6 +253,8 @@ impl Route<'_> {
             Route::SignIn(_) => "sign_in",
             Route::Acs(_) => "acs",
             Route::Metadata(_) => "metadata",
+            Route::SingleLogout(_) => "slo",
+            Route::Admin => "admin",
             Route::Session => "session",
             Route::Jwks => "jwks",
             Route::SignOut => "sign_out",
@@ -221,9 +275,11 @@ fn route(request: &Request) -> Route<'_> {
         ["sign-in"] => Route::Discovery,
         ["sign-out"] => Route::SignOut,
         ["api", "session"] => Route::Session,
+        ["api", "admin", ..] => return Route::Admin,
         [".well-known", "jwks.json"] => Route::Jwks,
         ["api", "authn", "saml", id] if valid_id(id) => return if post { Route::Acs(id) } else { Route::MethodNotAllowed },
         ["api", "authn", "saml", id, "sign-in"] if valid_id(id) => Route::SignIn(id),
+        ["api", "authn", "saml", id, "slo"] if valid_id(id) => return if get || post { Route::SingleLogout(id) } else { Route::MethodNotAllowed },
         ["api", "authn", "saml", id, "metadata"] if valid_id(id) => Route::Metadata(id),
         _ => return Route::NotFound,
     };
@@ -248,9 +304,14 @@ async fn dispatch(env: &impl Env, request: &Request, settings: &Settings, route:
                 body: metadata::sp_metadata(&connector, None).into_bytes(),
             })
         }
-        Route::Session => session(request, settings, env.now()),
+        Route::Session => session(env, request, settings).await,
+        Route::SingleLogout(id) => logout::single_logout(env, request, settings, id).await,
+        Route::Admin => {
+            let segments: Vec<&str> = request.path().trim_start_matches("/api/admin").trim_matches('/').split('/').collect();
+            admin::handle(env, request, settings, &segments).await
+        }
         Route::Jwks => Ok(json_response(200, &settings.keys.jwks(), &[("cache-control", "public, max-age=300")])),
-        Route::SignOut => sign_out(env, request, settings).await,
+        Route::SignOut => logout::sign_out(env, request, settings).await,
         Route::NotFound => Err(Failure::new(404, "request.not_found", "no such page")),
         Route::MethodNotAllowed => Err(Failure::new(405, "request.method_not_allowed", format!("{} is not allowed here", request.method))),
     }
@@ -262,14 +323,26 @@ async fn load_connector(env: &impl Env, id: &str) -> Result<Arc<Connector>, Fail
         .await
         .map_err(|e| Failure::new(503, "kv.unavailable", format!("connector store unavailable: {e}")))?
         .ok_or_else(|| Failure::new(404, "connector.not_found", format!("no connector named {id:?}")))?;
+    // A connector configured by metadata URL is built with the metadata kept in KV.
+    let metadata_url = json.contains("idpMetadataUrl").then(|| serde_json::from_str::<Value>(&json).ok()).flatten().and_then(|v| v["idpMetadataUrl"].as_str().map(String::from));
+    let fetched = match &metadata_url {
+        Some(url) => idp_metadata::metadata_for(env, id, url).await,
+        None => None,
+    };
     // Parsing a connector (JSON, certificates, key preparation) costs more than the rest
     // of a sign-in's bookkeeping, so each isolate keeps the parsed form, keyed by the
-    // exact JSON: a changed config in KV is parsed afresh on first use.
-    let fingerprint: [u8; 32] = sha2::Sha256::digest(json.as_bytes()).into();
+    // exact JSON (and metadata): a changed config in KV is parsed afresh on first use.
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(json.as_bytes());
+    if let Some(fetched) = &fetched {
+        hasher.update(fetched.xml.as_bytes());
+        fetched.retained_certificates.iter().for_each(|c| hasher.update(c));
+    }
+    let fingerprint: [u8; 32] = hasher.finalize().into();
     if let Some(connector) = connector_cache().lock().ok().and_then(|cache| cache.get(id).filter(|(f, _)| *f == fingerprint).map(|(_, c)| Arc::clone(c))) {
         return Ok(connector);
     }
-    match Connector::from_json(id, &json) {
+    match Connector::from_json_with_metadata(id, &json, fetched.as_ref()) {
         Ok((connector, _warnings)) => {
             let connector = Arc::new(connector);
             if let Ok(mut cache) = connector_cache().lock() {
@@ -326,12 +399,7 @@ async fn sign_in(env: &impl Env, request: &Request, settings: &Settings, id: &st
     let query = request.query_params();
     let return_to = redirect::resolve_return_to(param(&query, "return_to").unwrap_or_default(), &settings.origin, &settings.allowlist_with(Some(&connector)))
         .map_err(|m| Failure::new(400, "redirect.not_allowed", m))?;
-    let signing_key = match (&connector.sign_authn_request, &connector.private_key) {
-        (true, Some(pem)) => Some(SpSigningKey::from_pem(pem, connector.private_key_pass.as_deref()).map_err(|m| {
-            Failure::from(Error::Config(crate::ConfigError { connector: Some(id.to_string()), problems: vec![crate::ConfigProblem { field: "privateKey".into(), message: m }] }))
-        })?),
-        _ => None,
-    };
+    let signing_key = sp_signing_key(&connector)?;
     let request_id = format!("_{}", hex(&random_bytes::<16>(env)?));
     let relay_state = URL_SAFE_NO_PAD.encode(random_bytes::<12>(env)?);
     let now = env.now();
@@ -356,13 +424,7 @@ async fn acs(env: &impl Env, request: &Request, settings: &Settings, id: &str) -
     let now = env.now();
 
     // The request this browser sent, if it is tracking one for this connector.
-    let cookies = request.cookies();
-    let tracking_name = format!("{TRACKING_COOKIE_PREFIX}{relay_state}");
-    let tracking = (!relay_state.is_empty() && relay_state.len() <= 64)
-        .then(|| cookies.iter().find(|(n, _)| *n == tracking_name))
-        .flatten()
-        .and_then(|(_, v)| settings.keys.open(v))
-        .filter(|t| t["cid"] == id && t["exp"].as_i64().is_some_and(|exp| exp > now.unix_seconds()));
+    let tracking = tracked_request(request, settings, relay_state, id, None, now);
     let request_id = tracking.as_ref().and_then(|t| t["rid"].as_str().map(String::from));
 
     let connector = load_connector(env, id).await?;
@@ -380,7 +442,9 @@ async fn acs(env: &impl Env, request: &Request, settings: &Settings, id: &str) -
         None => idp_initiated_return_to(relay_state, settings, &connector)?,
     };
 
-    let claims = session_claims(&identity, &connector, settings, now);
+    let sid = hex(&random_bytes::<16>(env)?);
+    let claims = session_claims(&identity, &connector, settings, now, &sid);
+    admin::note_retired_certificate(env, &connector, &identity, now).await;
     let exp = claims["exp"].as_i64().unwrap_or(0);
     let token = settings.keys.mint(&claims);
     env.log(&json!({"level": "info", "event": "acs.signed_in", "connector": id, "nameId": identity.name_id, "issuer": identity.issuer, "assertionId": identity.assertion_id, "idpInitiated": request_id.is_none()}).to_string());
@@ -391,6 +455,33 @@ async fn acs(env: &impl Env, request: &Request, settings: &Settings, id: &str) -
     Ok(redirect(303, &return_to, cookies))
 }
 
+/// The SP key, when the connector signs what it sends (`signAuthnRequest`): AuthnRequests,
+/// LogoutRequests and LogoutResponses alike.
+fn sp_signing_key(connector: &Connector) -> Result<Option<SpSigningKey>, Failure> {
+    match (&connector.sign_authn_request, &connector.private_key) {
+        (true, Some(pem)) => SpSigningKey::from_pem(pem, connector.private_key_pass.as_deref()).map(Some).map_err(|m| {
+            Failure::from(Error::Config(crate::ConfigError { connector: Some(connector.id.clone()), problems: vec![crate::ConfigProblem { field: "privateKey".into(), message: m }] }))
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// The request this browser is tracking under `relay_state` for connector `id`: the
+/// sealed cookie set when the request was sent, of the given `kind` (None: a sign-in,
+/// `Some("logout")`: a LogoutRequest), not expired. Anything else is no tracking at all.
+fn tracked_request(request: &Request, settings: &Settings, relay_state: &str, id: &str, kind: Option<&str>, now: Instant) -> Option<Value> {
+    if relay_state.is_empty() || relay_state.len() > 64 {
+        return None;
+    }
+    let name = format!("{TRACKING_COOKIE_PREFIX}{relay_state}");
+    let cookies = request.cookies();
+    let sealed = cookies.iter().find(|(n, _)| *n == name)?.1;
+    settings
+        .keys
+        .open(sealed)
+        .filter(|t| t["cid"] == id && t.get("kind").and_then(Value::as_str) == kind && t["exp"].as_i64().is_some_and(|exp| exp > now.unix_seconds()))
+}
+
 /// In an IdP-initiated sign-in the RelayState, if it looks like a URL, is where the user
 /// wants to go: it passes the same allowlist as any return URL. Opaque values are ignored.
 fn idp_initiated_return_to(relay_state: &str, settings: &Settings, connector: &Connector) -> Result<String, Failure> {
@@ -399,7 +490,7 @@ fn idp_initiated_return_to(relay_state: &str, settings: &Settings, connector: &C
     redirect::resolve_return_to(target, &settings.origin, &settings.allowlist_with(Some(connector))).map_err(|m| Failure::new(400, "redirect.not_allowed", m))
 }
 
-fn session_claims(identity: &Identity, connector: &Connector, settings: &Settings, now: Instant) -> Map<String, Value> {
+fn session_claims(identity: &Identity, connector: &Connector, settings: &Settings, now: Instant, sid: &str) -> Map<String, Value> {
     let mut exp = now.unix_seconds() + settings.session_ttl;
     if let Some(limit) = identity.session_not_on_or_after {
         exp = exp.min(limit.unix_seconds());
@@ -417,16 +508,24 @@ fn session_claims(identity: &Identity, connector: &Connector, settings: &Setting
         claims.insert("name".into(), json!(name));
     }
     claims.insert("connector".into(), json!(connector.id));
+    claims.insert("sid".into(), json!(sid));
     claims.insert("nameId".into(), json!(identity.name_id));
+    if let Some(format) = &identity.name_id_format {
+        claims.insert("nameIdFormat".into(), json!(format));
+    }
     claims.insert("sessionIndex".into(), json!(identity.session_index));
     claims.insert("profile".into(), identity.profile_json());
     claims
 }
 
-fn session(request: &Request, settings: &Settings, now: Instant) -> Result<Response, Failure> {
+async fn session(env: &impl Env, request: &Request, settings: &Settings) -> Result<Response, Failure> {
+    let now = env.now();
     let cookies = request.cookies();
     let token = cookies.iter().find(|(n, _)| *n == SESSION_COOKIE).map(|(_, v)| *v).ok_or_else(|| Failure::new(401, "session.missing", "not signed in"))?;
     let claims = verified_claims(token, settings, now)?;
+    if logout::is_revoked(env, &claims, now).await? {
+        return Err(Failure::new(401, "session.revoked", "this session was ended by a sign-out; sign in again"));
+    }
     Ok(json_response(200, &Value::Object(claims), &[("cache-control", "no-store")]))
 }
 
@@ -436,34 +535,6 @@ fn verified_claims(token: &str, settings: &Settings, now: Instant) -> Result<Map
         return Err(Failure::new(401, "session.invalid", "the session was issued for another service"));
     }
     Ok(claims)
-}
-
-async fn sign_out(env: &impl Env, request: &Request, settings: &Settings) -> Result<Response, Failure> {
-    let cookies = request.cookies();
-    let connector_id = cookies
-        .iter()
-        .find(|(n, _)| *n == SESSION_COOKIE)
-        .and_then(|(_, token)| verified_claims(token, settings, env.now()).ok())
-        .and_then(|claims| claims.get("connector").and_then(Value::as_str).map(String::from));
-    let connector = match connector_id {
-        Some(id) => load_connector(env, &id).await.ok(),
-        None => None,
-    };
-    let query = request.query_params();
-    let clear = session_cookie(settings, "", 0);
-    let target = param(&query, "post_logout_redirect_uri").unwrap_or_default();
-    match redirect::resolve_return_to(target, &settings.origin, &settings.allowlist_with(connector.as_deref())) {
-        Ok(location) => {
-            env.log(&json!({"level": "info", "event": "sign_out", "connector": connector.as_ref().map(|c| c.id.clone())}).to_string());
-            Ok(redirect(303, &location, vec![clear]))
-        }
-        Err(message) => {
-            // Signed out all the same; only the redirect is refused.
-            let mut response = pages::failure(&Failure::new(400, "redirect.not_allowed", message), request.wants_json());
-            response.headers.push(("set-cookie".into(), clear));
-            Ok(response)
-        }
-    }
 }
 
 fn tracking_cookie(settings: &Settings, relay_state: &str, value: &str, max_age: i64) -> String {
@@ -543,44 +614,6 @@ impl Request {
             .filter_map(|pair| pair.trim().split_once('='))
             .collect()
     }
-}
-
-/// `application/x-www-form-urlencoded` (also query strings): `+` is a space.
-pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    body.split(|b| *b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = match pair.iter().position(|b| *b == b'=') {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &[][..]),
-            };
-            (percent_decode(name), percent_decode(value))
-        })
-        .collect()
-}
-
-fn percent_decode(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end sign-in tests (issue 4): a browser, the real SimpleSAMLphp IdP, and one
-saml-edge target behind a base URL.
+"""End-to-end sign-in (issue 4) and Single Logout (issue 6) tests: a browser, the real
+SimpleSAMLphp IdP, and one saml-edge target behind a base URL.
 
     SP_BASE=http://127.0.0.1:8787 python3 -m unittest -v tests/e2e/test_signin.py
 
@@ -26,6 +26,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import unittest
 import urllib.error
 import urllib.parse
@@ -37,8 +38,14 @@ from pathlib import Path
 SP_BASE = os.environ.get("SP_BASE", "http://127.0.0.1:8787").rstrip("/")
 IDP_BASE = os.environ.get("IDP_BASE", "http://127.0.0.1:8080").rstrip("/")
 IDP_SSO = IDP_BASE + "/saml2/idp/SSOService.php"
+IDP_SLO = IDP_BASE + "/saml2/idp/SingleLogoutService.php"
 IDP_METADATA = IDP_BASE + "/saml2/idp/metadata.php"
 LOGIN_PY = Path(__file__).resolve().parents[2] / "scripts" / "simplesamlphp" / "login.py"
+ADD_SP = Path(__file__).resolve().parents[2] / "scripts" / "simplesamlphp" / "add-sp.sh"
+SSP_STATE = os.environ.get("SSP_STATE", "target/simplesamlphp-state")
+ADMIN_TOKEN = os.environ.get("ADMIN_TOKEN", "")
+# Worker only (wrangler dev --test-scheduled): runs the Cron Trigger handler.
+SCHEDULED_URL = os.environ.get("SCHEDULED_URL", "")
 TIMEOUT = 15  # seconds, per HTTP request
 
 PLAIN = "simplesamlphp"  # unsigned requests, allowIdpInitiated, example.com
@@ -93,6 +100,10 @@ def acs_url(connector):
 def sign_in_url(connector, return_to=None):
     url = f"{SP_BASE}/api/authn/saml/{connector}/sign-in"
     return url if return_to is None else url + "?return_to=" + q(return_to)
+
+
+def slo_url(connector):
+    return acs_url(connector) + "/slo"
 
 
 def entity_id(connector):
@@ -193,7 +204,7 @@ class Browser:
     """One browser profile: a cookie jar, no automatic redirects, no proxies."""
 
     def __init__(self):
-        self.jar = http.cookiejar.CookieJar()
+        self.jar = http.cookiejar.MozillaCookieJar()
         self.opener = urllib.request.build_opener(
             urllib.request.ProxyHandler({}),
             urllib.request.HTTPCookieProcessor(self.jar),
@@ -230,6 +241,10 @@ class Browser:
                 return c.value
         return None
 
+    def import_cookies(self, path):
+        """Add the cookies login.py saved (the IdP session) to this browser."""
+        self.jar.load(path, ignore_discard=True, ignore_expires=True)
+
     def cookie_names(self, prefix=""):
         return sorted(c.name for c in self.jar if c.name.startswith(prefix))
 
@@ -238,11 +253,13 @@ class IdpRefused(Exception):
     pass
 
 
-def idp_login(url, user):
+def idp_login(url, user, cookies=None):
     """Sign in at the IdP's login form (scripts/simplesamlphp/login.py); returns the
-    auto-POST form: {"action", "SAMLResponse", "RelayState"}."""
+    auto-POST form: {"action", "SAMLResponse", "RelayState"}. With `cookies`, the IdP
+    session's cookies are saved to that file."""
+    extra = ["--cookies", cookies] if cookies else []
     proc = subprocess.run(
-        [sys.executable, str(LOGIN_PY), "--url", url, "--user", user, "--password", PASSWORDS[user]],
+        [sys.executable, str(LOGIN_PY), "--url", url, "--user", user, "--password", PASSWORDS[user], *extra],
         capture_output=True, text=True, timeout=120,
     )
     if proc.returncode != 0:
@@ -260,14 +277,15 @@ def acs_form(form):
 class _FormParser(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.forms = []  # [{"action", "method", "inputs": {name: type}}]
+        self.forms = []  # [{"action", "method", "inputs": {name: type}, "values": {name: value}}]
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "form":
-            self.forms.append({"action": a.get("action") or "", "method": (a.get("method") or "get").lower(), "inputs": {}})
+            self.forms.append({"action": a.get("action") or "", "method": (a.get("method") or "get").lower(), "inputs": {}, "values": {}})
         elif tag == "input" and self.forms and a.get("name"):
             self.forms[-1]["inputs"][a["name"]] = (a.get("type") or "text").lower()
+            self.forms[-1]["values"][a["name"]] = a.get("value") or ""
 
 
 def setUpModule():
@@ -291,9 +309,9 @@ class SignInCase(unittest.TestCase):
 
     # --- helpers: each asserts its hops ----------------------------------------------
 
-    def login(self, url, user):
+    def login(self, url, user, cookies=None):
         try:
-            return idp_login(url, user)
+            return idp_login(url, user, cookies)
         except IdpRefused as e:
             self.fail(f"IdP login as {user} at {url} failed:\n{e}")
 
@@ -396,7 +414,7 @@ class SignInCase(unittest.TestCase):
         claims = self.assert_session(browser, "alice@example.com", ALICE_NAME, PLAIN)
         self.assertGreater(claims["exp"], claims["iat"])
 
-        reply = browser.get(SP_BASE + "/sign-out")
+        reply = browser.get(SP_BASE + "/sign-out?local=1")  # here only; Single Logout is tested below
         self.assertEqual(reply.status, 303, reply.describe())
         self.assertEqual(origin(reply.location), origin(SP_BASE), reply.describe())
         self.assertIsNotNone(reply.set_cookie(SESSION_COOKIE), "sign-out does not clear the cookie: " + reply.describe())
@@ -627,6 +645,208 @@ class SignInCase(unittest.TestCase):
         acs = root.findall(f"{{{md}}}SPSSODescriptor/{{{md}}}AssertionConsumerService")
         self.assertEqual([(a.get("Binding"), a.get("Location")) for a in acs],
                          [("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", acs_url(PLAIN))])
+
+    # --- Single Logout (issue 6) --------------------------------------------------------
+    # The browser carries the IdP session (its cookies from login.py) so that the IdP can
+    # end it and tell every SP. `simplesamlphp` gets the IdP's logout messages by
+    # HTTP-Redirect; `simplesamlphp-signed` signs its own and gets the IdP's LogoutResponse
+    # by HTTP-POST (scripts/dev-idp).
+
+    def sign_in_with_idp_session(self, browser, connector, user):
+        idp_url, relay_state = self.start_sign_in(browser, sign_in_url(connector, "/welcome"), signed=connector == SIGNED)
+        with tempfile.TemporaryDirectory() as tmp:
+            jar = os.path.join(tmp, "idp-cookies.txt")
+            form = self.login(idp_url, user, cookies=jar)
+            browser.import_cookies(jar)
+        self.finish_sign_in(browser, form, connector, relay_state, SP_BASE + "/welcome")
+        token = browser.cookie(SESSION_COOKIE)
+        self.assertTrue(token)
+        return token
+
+    def assert_signed_out(self, browser, token):
+        """No session in the browser, and any copy of the old token is revoked."""
+        self.assertIsNone(browser.cookie(SESSION_COOKIE), "session cookie not cleared")
+        self.assert_error(browser.get(SP_BASE + "/api/session", accept=JSON_ACCEPT), 401, "session.missing")
+        copy = Browser().get(SP_BASE + "/api/session", accept=JSON_ACCEPT, headers={"Cookie": f"{SESSION_COOKIE}={token}"})
+        self.assert_error(copy, 401, "session.revoked")
+
+    def assert_idp_session_ended(self, browser, connector):
+        """A new sign-in has to log in at the IdP again."""
+        idp_url, _ = self.start_sign_in(browser, sign_in_url(connector), signed=connector == SIGNED)
+        reply = browser.get(idp_url)
+        self.assertEqual(reply.status, 302, reply.describe())
+        self.assertIn("loginuserpass", reply.location or "", "the IdP session is still alive: " + reply.describe())
+
+    def through_idp(self, browser, reply):
+        """Follow the IdP's own redirects (e.g. resumelogout.php) until it sends the
+        browser elsewhere or shows a page."""
+        for _ in range(5):
+            if not (reply.status in (301, 302, 303) and (reply.location or "").startswith(IDP_BASE)):
+                return reply
+            reply = browser.follow(reply)
+        self.fail("the IdP kept redirecting to itself: " + reply.describe())
+
+    def saml_form(self, reply, field, action):
+        """The fields of the page's one auto-POST form carrying `field` to `action`."""
+        parser = _FormParser()
+        parser.feed(reply.text)
+        forms = [f for f in parser.forms if field in f["values"]]
+        self.assertEqual(len(forms), 1, reply.describe())
+        self.assertEqual(forms[0]["action"], action, reply.describe())
+        return forms[0]["values"]
+
+    def start_sp_logout(self, browser, signed):
+        reply = browser.get(SP_BASE + "/sign-out?post_logout_redirect_uri=" + q("/bye"))
+        self.assertEqual(reply.status, 302, reply.describe())
+        self.assertTrue(reply.location.startswith(IDP_SLO + "?"), reply.describe())
+        params = query(reply.location)
+        self.assertTrue(params.get("SAMLRequest") and params.get("RelayState"), reply.location)
+        self.assertEqual("Signature" in params, signed, reply.location)
+        self.assertIsNone(browser.cookie(SESSION_COOKIE), "signed out here before the IdP is asked")
+        return reply
+
+    def test_slo_sp_initiated_redirect_binding(self):
+        browser = Browser()
+        token = self.sign_in_with_idp_session(browser, PLAIN, "alice")
+        at_idp = self.through_idp(browser, browser.follow(self.start_sp_logout(browser, signed=False)))
+        self.assertEqual(at_idp.status, 302, at_idp.describe())
+        self.assertTrue(at_idp.location.startswith(slo_url(PLAIN) + "?"), at_idp.describe())
+        params = query(at_idp.location)
+        self.assertIn("SAMLResponse", params)
+        self.assertEqual(params.get("SigAlg"), RSA_SHA256, "the IdP signs its LogoutResponse")
+        back = browser.follow(at_idp)
+        self.assertEqual(back.status, 303, back.describe())
+        self.assertEqual(back.location, SP_BASE + "/bye")
+        self.assertEqual(browser.cookie_names(TRACKING_PREFIX), [], "tracking cookie not cleared")
+        self.assert_signed_out(browser, token)
+        self.assert_idp_session_ended(browser, PLAIN)
+
+    def test_slo_sp_initiated_post_binding_signed_request(self):
+        browser = Browser()
+        token = self.sign_in_with_idp_session(browser, SIGNED, "bob")
+        at_idp = self.through_idp(browser, browser.follow(self.start_sp_logout(browser, signed=True)))
+        # The IdP checked our signature (validate.logout) and answers with an auto-POST form.
+        self.assertEqual(at_idp.status, 200, at_idp.describe())
+        form = self.saml_form(at_idp, "SAMLResponse", slo_url(SIGNED))
+        self.assertIn(b"Signature", base64.b64decode(form["SAMLResponse"]), "XML-signed LogoutResponse")
+        back = browser.post(slo_url(SIGNED), form)
+        self.assertEqual(back.status, 303, back.describe())
+        self.assertEqual(back.location, SP_BASE + "/bye")
+        self.assert_signed_out(browser, token)
+        self.assert_idp_session_ended(browser, SIGNED)
+
+    def idp_initiated_logout(self, connector, user):
+        browser = Browser()
+        token = self.sign_in_with_idp_session(browser, connector, user)
+        reply = self.through_idp(browser, browser.get(IDP_SLO + "?ReturnTo=" + q(SP_BASE + "/logged-out")))
+        if connector == SIGNED:
+            # Its SLO endpoint is registered with HTTP-POST: an auto-POST form carrying
+            # the XML-signed LogoutRequest.
+            self.assertEqual(reply.status, 200, reply.describe())
+            form = self.saml_form(reply, "SAMLRequest", slo_url(connector))
+            self.assertIn(b"Signature", base64.b64decode(form["SAMLRequest"]), "XML-signed LogoutRequest")
+            answer = browser.post(slo_url(connector), form)
+        else:
+            self.assertEqual(reply.status, 302, reply.describe())
+            self.assertTrue(reply.location.startswith(slo_url(connector) + "?"), reply.describe())
+            params = query(reply.location)
+            self.assertIn("SAMLRequest", params)
+            self.assertEqual(params.get("SigAlg"), RSA_SHA256, "the IdP signs its LogoutRequest")
+            answer = browser.follow(reply)
+        self.assertEqual(answer.status, 302, answer.describe())
+        self.assertTrue(answer.location.startswith(IDP_SLO + "?SAMLResponse="), answer.describe())
+        self.assertEqual("Signature" in query(answer.location), connector == SIGNED, answer.location)
+        self.assert_signed_out(browser, token)
+        # The IdP takes our LogoutResponse (checking its signature for the signed
+        # connector) and finishes at ReturnTo.
+        reply = self.through_idp(browser, browser.follow(answer))
+        self.assertIn(reply.status, (302, 303), reply.describe())
+        self.assertEqual(reply.location, SP_BASE + "/logged-out", reply.describe())
+        self.assert_idp_session_ended(browser, connector)
+
+    def test_slo_idp_initiated(self):
+        self.idp_initiated_logout(PLAIN, "alice")
+
+    def test_slo_idp_initiated_signed_answer(self):
+        self.idp_initiated_logout(SIGNED, "bob")
+
+    def test_slo_forged_logout_request(self):
+        reply = Browser().get(slo_url(PLAIN) + "?SAMLRequest=" + q(base64.b64encode(b"not deflate").decode()), accept=JSON_ACCEPT)
+        self.assert_error(reply, 400, "saml.message_encoding")
+
+    # --- connectors by metadata URL, through the admin API (issue 7) ---------------------
+
+    def admin(self, method, path, body=None, token=None, content_type="application/json"):
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = "Bearer " + token
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            headers["Content-Type"] = content_type
+        req = urllib.request.Request(SP_BASE + path, data=data, headers={"Accept": JSON_ACCEPT, **headers}, method=method)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(req, timeout=30) as resp:
+                return Reply(method, SP_BASE + path, resp.status, resp.headers, resp.read())
+        except urllib.error.HTTPError as e:
+            with e:
+                return Reply(method, SP_BASE + path, e.code, e.headers, e.read())
+
+    def test_admin_api_refuses_missing_and_wrong_tokens(self):
+        self.assertTrue(ADMIN_TOKEN, "scripts/e2e sets ADMIN_TOKEN for the target and the suite")
+        for token in (None, "wrong-" + ADMIN_TOKEN, ADMIN_TOKEN[:-1]):
+            with self.subTest(token=token and token[:8]):
+                self.assert_error(self.admin("GET", "/api/admin/connectors", token=token), 401, "admin.unauthorized")
+        self.assert_error(self.admin("PUT", "/api/admin/connectors/evil", {"idpMetadataUrl": IDP_METADATA}, token="nope"), 401, "admin.unauthorized")
+        self.assertEqual(self.admin("GET", "/api/admin/connectors/evil", token=ADMIN_TOKEN).status, 404, "nothing was created")
+
+    def test_connector_from_metadata_url_signs_in(self):
+        """A connector created through the admin API from SimpleSAMLphp's metadata URL
+        signs a user in; the scheduled refresh keeps it; deleting it ends sign-in."""
+        connector = "ssp-by-url"
+        base = acs_url(connector)
+        sp = {"entityId": base + "/metadata", "acs": base, "signAssertion": True, "signResponse": True}
+        subprocess.run(["bash", str(ADD_SP), SSP_STATE, json.dumps(sp)], check=True, timeout=30)
+        created = self.admin("PUT", f"/api/admin/connectors/{connector}", {"idpMetadataUrl": IDP_METADATA}, token=ADMIN_TOKEN)
+        self.assertIn(created.status, (200, 201), created.describe())
+        self.assertEqual(created.json()["idpEntityId"], IDP_METADATA, created.describe())
+        self.assertEqual(created.json()["entityID"], base + "/metadata")
+        try:
+            browser = Browser()
+            idp_url, relay_state = self.start_sign_in(browser, sign_in_url(connector, "/welcome"))
+            form = self.login(idp_url, "alice")
+            self.finish_sign_in(browser, form, connector, relay_state, SP_BASE + "/welcome")
+            self.assert_session(browser, "alice@example.com", ALICE_NAME, connector)
+
+            # The scheduled refresh (the Worker's Cron Trigger itself where the target has one).
+            if SCHEDULED_URL:
+                reply = Browser().get(SCHEDULED_URL)
+                self.assertEqual(reply.status, 200, reply.describe())
+            refreshed = self.admin("POST", "/api/admin/refresh", token=ADMIN_TOKEN)
+            self.assertEqual(refreshed.status, 200, refreshed.describe())
+            mine = [r for r in refreshed.json()["refreshed"] if r["connector"] == connector]
+            self.assertEqual(mine and mine[0]["ok"], True, refreshed.describe())
+            health = self.admin("GET", "/api/admin/health", token=ADMIN_TOKEN)
+            self.assertEqual(health.status, 200, health.describe())
+            entry = [c for c in health.json()["connectors"] if c["id"] == connector][0]
+            self.assertEqual(entry["warnings"], [], health.describe())
+            self.assertEqual(entry["metadata"]["url"], IDP_METADATA)
+            self.assertIsNone(entry["metadata"]["lastError"])
+            browser = Browser()
+            idp_url, relay_state = self.start_sign_in(browser, sign_in_url(connector, "/again"))
+            self.finish_sign_in(browser, self.login(idp_url, "alice"), connector, relay_state, SP_BASE + "/again")
+        finally:
+            deleted = self.admin("DELETE", f"/api/admin/connectors/{connector}", token=ADMIN_TOKEN)
+            self.assertEqual(deleted.status, 204, deleted.describe())
+        self.assert_error(Browser().get(sign_in_url(connector), accept=JSON_ACCEPT), 404, "connector.not_found")
+
+    def test_admin_refuses_internal_metadata_urls(self):
+        for url in ("http://idp.example.test/metadata", "https://169.254.169.254/latest/meta-data", "https://10.0.0.1/md"):
+            with self.subTest(url=url):
+                reply = self.admin("PUT", "/api/admin/connectors/ssrf", {"idpMetadataUrl": url}, token=ADMIN_TOKEN)
+                self.assert_error(reply, 422, "config.invalid")
+        self.assertEqual(self.admin("GET", "/api/admin/connectors/ssrf", token=ADMIN_TOKEN).status, 404)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-//! Shared test support: the SimpleSAMLphp IdP on loopback (scripts/simplesamlphp/).
+//! Shared test support: the SimpleSAMLphp IdP on loopback (scripts/simplesamlphp/), a
+//! bare HTTP server on loopback, and IdP metadata made from the test certificates.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -74,4 +75,45 @@ pub fn percent_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// An HTTP server on a free loopback port that answers every request with `respond`
+/// after `delay_ms`; returns `http://127.0.0.1:PORT/md`. The whole request is read first:
+/// closing with unread bytes would reset the connection.
+pub fn loopback_server(delay_ms: u64, respond: Vec<u8>) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let address = listener.local_addr().expect("local address");
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buffer[..n]),
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            let _ = stream.write_all(&respond);
+        }
+    });
+    format!("http://{address}/md")
+}
+
+/// A test certificate (tests/keys/NAME.crt) as bare base64 DER.
+pub fn certificate_b64(name: &str) -> String {
+    std::fs::read_to_string(repo().join(format!("tests/keys/{name}.crt"))).expect("certificate").lines().filter(|l| !l.starts_with("-----")).collect()
+}
+
+/// IdP metadata for https://idp.example.test/metadata listing the named test
+/// certificates as signing keys.
+pub fn signing_metadata(certificates: &[&str]) -> String {
+    let keys: String = certificates
+        .iter()
+        .map(|c| format!(r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#, certificate_b64(c)))
+        .collect();
+    format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.example.test/metadata"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+    )
 }

@@ -14,6 +14,9 @@ const RESPONSE: &str = include_str!("../../../tests/fixtures/signed/assertion-rs
 const CONNECTOR: &str = include_str!("../../../tests/fixtures/connectors/acme.json");
 const NOW: &str = "2026-01-01T00:01:00Z";
 const SP_KEY: &str = include_str!("../../../tests/keys/sp-signing.key");
+const SMALL: &str = include_str!("../../../tests/fixtures/signed/assertion-rsa-sha256.xml");
+const ENCRYPTED_GCM: &str = include_str!("../../../tests/fixtures/encrypted/oaep-mgf1p-aes256-gcm.xml");
+const SP_ENC_KEY: &str = include_str!("../../../tests/keys/sp-enc-rsa2048.key");
 
 struct Fixture {
     posted: String,
@@ -22,6 +25,7 @@ struct Fixture {
     env: MemoryEnv,
     rsa: (TrustedKey, Vec<u8>, Vec<u8>),
     signing: (Connector, saml_edge::saml::authn_request::SpSigningKey),
+    encrypting: Connector,
 }
 
 fn fixture() -> &'static Fixture {
@@ -51,13 +55,17 @@ fn fixture() -> &'static Fixture {
             .into(),
             clock: Some(now),
             log_to_stderr: false,
+            ..MemoryEnv::default()
         };
         let mut signing_json: serde_json::Value = serde_json::from_str(CONNECTOR).expect("json");
         signing_json["signAuthnRequest"] = true.into();
         signing_json["privateKey"] = SP_KEY.into();
         let signing_connector = Connector::from_json("acme", &signing_json.to_string()).expect("connector").0;
         let sp_key = saml_edge::saml::authn_request::SpSigningKey::from_pem(SP_KEY, None).expect("SP key");
-        Fixture { posted, connector, request, env, rsa: (key, digest, signature), signing: (signing_connector, sp_key) }
+        let mut encrypting: serde_json::Value = serde_json::from_str(CONNECTOR).expect("json");
+        encrypting["encPrivateKey"] = SP_ENC_KEY.into();
+        let encrypting = Connector::from_json("acme", &encrypting.to_string()).expect("connector").0;
+        Fixture { posted, connector, request, env, rsa: (key, digest, signature), signing: (signing_connector, sp_key), encrypting }
     })
 }
 
@@ -114,4 +122,22 @@ pub fn authn_request_signed() -> bool {
 #[wasm_bindgen]
 pub fn authn_request_unsigned() -> bool {
     saml_edge::saml::authn_request::redirect_request(&fixture().connector, None, "_id", Instant(0), "relay").is_ok()
+}
+
+fn validate_with_decryption_key(xml: &str) -> bool {
+    let expect = Expectation { now: Instant::parse(NOW).expect("time"), request_id: Some("_req-7f3c2a") };
+    validate_response(xml.as_bytes(), &fixture().encrypting, expect).is_ok()
+}
+
+/// The plain signed Assertion that the encrypted fixture carries: the baseline.
+#[wasm_bindgen]
+pub fn validate_response_small() -> bool {
+    validate_with_decryption_key(SMALL)
+}
+
+/// The same Assertion encrypted (RSA-OAEP to RSA-2048, AES-256-GCM): the difference is
+/// the decryption cost.
+#[wasm_bindgen]
+pub fn validate_encrypted_gcm() -> bool {
+    validate_with_decryption_key(ENCRYPTED_GCM)
 }

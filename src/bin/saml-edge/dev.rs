@@ -13,7 +13,7 @@ use base64::Engine as _;
 use saml_edge::service::{self, block_on, MemoryEnv, Request, Response, MAX_BODY_BYTES};
 
 /// Settings the dev server passes through from its own environment.
-const VARS: &[&str] = &["SESSION_SIGNING_KEY", "PUBLIC_ORIGIN", "SESSION_TTL_SECONDS", "SESSION_ISSUER", "SESSION_AUDIENCE", "RETURN_TO_ALLOWLIST"];
+const VARS: &[&str] = service::SETTINGS;
 
 /// `connectors/<id>.json` → `connector:<id>`, `domains.json` → `domain:<d>`.
 pub fn load_seed(seed: &Path) -> Result<HashMap<String, String>, String> {
@@ -49,10 +49,21 @@ pub fn serve(port: u16, seed: &Path) -> Result<(), String> {
         eprintln!("WARNING: no SESSION_SIGNING_KEY set: using a throwaway key; sessions end when the dev server stops.");
     }
     vars.entry("PUBLIC_ORIGIN".into()).or_insert_with(|| format!("http://127.0.0.1:{port}"));
+    // Development: IdP metadata may come from a loopback http server (the test IdP).
+    vars.entry("METADATA_ALLOW_LOOPBACK".into()).or_insert_with(|| "true".into());
     let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     let connectors = kv.keys().filter(|k| k.starts_with("connector:")).count();
     eprintln!("saml-edge dev server on http://127.0.0.1:{port} ({connectors} connectors from {}) — sign in at http://127.0.0.1:{port}/sign-in", seed.display());
-    let env = Arc::new(MemoryEnv { kv, vars, clock: None, log_to_stderr: true });
+    let fetcher = service::Fetcher(Arc::new(service::native_fetch::fetch));
+    let env = Arc::new(MemoryEnv { kv, vars, clock: None, log_to_stderr: true, fetcher: Some(fetcher), ..MemoryEnv::default() });
+    // The dev server's stand-in for a Cron Trigger: refresh metadata URLs every
+    // METADATA_REFRESH_SECONDS (default 3600); POST /api/admin/refresh runs it at once.
+    let interval = std::env::var("METADATA_REFRESH_SECONDS").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(3600).max(10);
+    let scheduled_env = Arc::clone(&env);
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_secs(interval));
+        block_on(service::admin::scheduled(&*scheduled_env));
+    });
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let env = Arc::clone(&env);

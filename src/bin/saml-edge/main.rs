@@ -5,6 +5,7 @@
 //!   saml-edge metadata --connector FILE
 //!   saml-edge dev [--port 8787] [--seed kv-seed]     the native dev server
 //!   saml-edge kv-seed [--seed kv-seed] [--format wrangler|json]   KV entries for upload
+//!   saml-edge admin [--url URL] [--token TOKEN] COMMAND …       the admin API (see USAGE)
 //!
 //! Exit codes: 0 valid, 1 rejected (JSON on stdout says why), 2 bad usage.
 
@@ -44,7 +45,16 @@ mod cli {
   saml-edge check-config [--now RFC3339] [--json] FILE
   saml-edge metadata --connector FILE
   saml-edge dev [--port 8787] [--seed kv-seed]
-  saml-edge kv-seed [--seed kv-seed] [--format wrangler|json]";
+  saml-edge kv-seed [--seed kv-seed] [--format wrangler|json]
+  saml-edge admin [--url URL] [--token TOKEN] COMMAND
+      URL: the deployment (default $SAML_EDGE_URL, else http://127.0.0.1:8787);
+      TOKEN: its ADMIN_TOKEN (default $ADMIN_TOKEN). COMMAND is one of:
+        list | get ID | delete ID
+        put ID FILE|-            connector JSON, or IdP metadata XML
+        put-url ID METADATA_URL  a connector kept current from the IdP's metadata URL
+        domains | map-domain DOMAIN ID | unmap-domain DOMAIN
+        refresh                  re-fetch every metadata URL now
+        health                   expiring certificates, failed refreshes, retired keys in use";
 
     /// Exit code 2 with a message: the command line itself is wrong.
     struct Usage(String);
@@ -56,6 +66,7 @@ mod cli {
             Some("metadata") => sp_metadata(&args[1..]),
             Some("dev") => dev_server(&args[1..]),
             Some("kv-seed") => kv_seed(&args[1..]),
+            Some("admin") => admin(&args[1..]),
             Some("-h" | "--help" | "help") => {
                 say!("{USAGE}");
                 Ok(0)
@@ -133,11 +144,41 @@ mod cli {
         std::fs::read_to_string(path).map_err(|e| Usage(format!("{path}: {e}")))
     }
 
-    /// The connector's ID is its file name without extension (as its KV key would be).
+    /// The connector's ID is its file name without extension (as its KV key would be). A
+    /// connector with `idpMetadataUrl` is checked with its metadata, fetched now.
     fn load_connector(path: &str) -> Result<Result<(Connector, Vec<ConfigProblem>), saml_edge::ConfigError>, Usage> {
         let text = read(path)?;
         let id = Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("connector");
-        Ok(Connector::from_json(id, &text))
+        let url = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["idpMetadataUrl"].as_str().map(String::from));
+        let Some(url) = url else { return Ok(Connector::from_json(id, &text)) };
+        let fetched = fetch_metadata(&url);
+        let result = match &fetched {
+            Ok(xml) => Connector::from_json_with_metadata(id, &text, Some(&saml_edge::saml::config::FetchedMetadata { xml: xml.clone(), retained_certificates: Vec::new() })),
+            Err(_) => Connector::from_json(id, &text),
+        };
+        Ok(result.map_err(|mut e| {
+            if let Err(message) = &fetched {
+                e.problems.insert(0, ConfigProblem { field: "idpMetadataUrl".into(), message: format!("fetching the metadata failed: {message}") });
+            }
+            e
+        }))
+    }
+
+    /// The metadata at `url`, under the same rules as the service (loopback allowed: this
+    /// is the operator's own machine).
+    fn fetch_metadata(url: &str) -> Result<String, String> {
+        use saml_edge::service::idp_metadata::{MAX_REDIRECTS, METADATA_MAX_BYTES, METADATA_TIMEOUT_MS};
+        let limits = saml_edge::service::FetchLimits { max_bytes: METADATA_MAX_BYTES, timeout_ms: METADATA_TIMEOUT_MS, allow_loopback: true };
+        let mut target = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let answer = saml_edge::service::native_fetch::fetch(&target, &limits)?;
+            match (answer.status, answer.location) {
+                (200, _) => return String::from_utf8(answer.body).map_err(|_| "the metadata is not UTF-8".to_string()),
+                (301 | 302 | 303 | 307 | 308, Some(location)) if location.starts_with("http") => target = location,
+                (status, _) => return Err(format!("{target} answered HTTP {status}")),
+            }
+        }
+        Err(format!("more than {MAX_REDIRECTS} redirects"))
     }
 
     fn rejected(error: &Error) -> i32 {
@@ -187,7 +228,7 @@ mod cli {
             Err(e) => (false, e.problems, Vec::new(), None),
         };
         if let Some(connector) = &connector {
-            warnings.extend(certificate_warnings(connector, now));
+            warnings.extend(connector.certificate_warnings(now));
         }
         let as_json = |list: &[ConfigProblem]| -> Vec<serde_json::Value> {
             list.iter().map(|p| json!({"field": p.field, "message": p.message})).collect()
@@ -213,26 +254,6 @@ mod cli {
             }
         }
         Ok(if ok { 0 } else { 1 })
-    }
-
-    /// IdP certificates are key carriers (their dates are not enforced), but an expired
-    /// or soon-expiring one usually means a rotation is coming: say so.
-    fn certificate_warnings(connector: &Connector, now: Instant) -> Vec<ConfigProblem> {
-        let now_s = now.unix_seconds();
-        let mut warnings = Vec::new();
-        for certificate in &connector.idp_certificates {
-            let info = &certificate.info;
-            let until = Instant::from_unix_seconds(info.not_after);
-            let message = if info.not_after < now_s {
-                format!("certificate {:?} expired on {until}; signatures still verify, but the IdP has probably rotated its key", info.subject)
-            } else if info.not_after < now_s + 30 * 86_400 {
-                format!("certificate {:?} expires on {until} (within 30 days): expect a key rollover", info.subject)
-            } else {
-                continue;
-            };
-            warnings.push(ConfigProblem { field: certificate.source.to_string(), message });
-        }
-        warnings
     }
 
     fn dev_server(args: &[String]) -> Result<i32, Usage> {
@@ -276,6 +297,54 @@ mod cli {
         };
         say!("{output}");
         Ok(0)
+    }
+
+    /// The admin API from the command line: one request, the JSON answer on stdout, exit 0
+    /// on success and 1 on a refusal (the answer says why).
+    fn admin(args: &[String]) -> Result<i32, Usage> {
+        let args = parse(args, &["url", "token"], &[])?;
+        let base = args.value("url").map(String::from).or_else(|| std::env::var("SAML_EDGE_URL").ok()).unwrap_or_else(|| "http://127.0.0.1:8787".into());
+        let base = base.trim_end_matches('/');
+        let token = args.value("token").map(String::from).or_else(|| std::env::var("ADMIN_TOKEN").ok()).ok_or_else(|| Usage("admin needs --token or $ADMIN_TOKEN".into()))?;
+        let words: Vec<&str> = args.positional.iter().map(String::as_str).collect();
+        let encode = saml_edge::saml::authn_request::url_encode;
+        let (method, path, content_type, body): (&str, String, &str, Vec<u8>) = match words.as_slice() {
+            ["list"] => ("GET", "connectors".into(), "", Vec::new()),
+            ["get", id] => ("GET", format!("connectors/{}", encode(id)), "", Vec::new()),
+            ["delete", id] => ("DELETE", format!("connectors/{}", encode(id)), "", Vec::new()),
+            ["put", id, file] => {
+                let text = read(file)?;
+                let content_type = if text.trim_start().starts_with('<') { "application/samlmetadata+xml" } else { "application/json" };
+                ("PUT", format!("connectors/{}", encode(id)), content_type, text.into_bytes())
+            }
+            ["put-url", id, url] => ("PUT", format!("connectors/{}", encode(id)), "application/json", json!({"idpMetadataUrl": url}).to_string().into_bytes()),
+            ["domains"] => ("GET", "domains".into(), "", Vec::new()),
+            ["map-domain", domain, id] => ("PUT", format!("domains/{}", encode(domain)), "application/json", json!({"connector": id}).to_string().into_bytes()),
+            ["unmap-domain", domain] => ("DELETE", format!("domains/{}", encode(domain)), "", Vec::new()),
+            ["refresh"] => ("POST", "refresh".into(), "", Vec::new()),
+            ["health"] => ("GET", "health".into(), "", Vec::new()),
+            _ => return Err(Usage("admin: unknown or incomplete command".into())),
+        };
+        let authorization = format!("Bearer {}", token.trim());
+        let mut headers = vec![("Authorization", authorization.as_str()), ("Accept", "application/json")];
+        if !content_type.is_empty() {
+            headers.push(("Content-Type", content_type));
+        }
+        match saml_edge::service::native_fetch::send(method, &format!("{base}/api/admin/{path}"), &headers, &body, 30_000) {
+            Ok((status, answer)) => {
+                let text = String::from_utf8_lossy(&answer);
+                if !text.trim().is_empty() {
+                    say!("{}", text.trim());
+                } else {
+                    say!("{}", json!({"ok": (200..300).contains(&status), "status": status}));
+                }
+                Ok(if (200..300).contains(&status) { 0 } else { 1 })
+            }
+            Err(message) => {
+                eprintln!("saml-edge admin: {message}");
+                Ok(1)
+            }
+        }
     }
 
     fn sp_metadata(args: &[String]) -> Result<i32, Usage> {

@@ -43,6 +43,7 @@ mod kv {
                     set: async func(key: string, value: list<u8>) -> result<_, error>;
                     delete: async func(key: string) -> result<_, error>;
                     exists: async func(key: string) -> result<bool, error>;
+                    get-keys: async func() -> tuple<stream<string>, future<result<_, error>>>;
                 }
 
                 variant error {
@@ -175,6 +176,18 @@ impl<T> spin_kv::HostStoreWithStore<T> for Spin {
 
     async fn exists(accessor: &Accessor<T, Self>, store: Resource<OpenStore>, key: String) -> Result<Result<bool, spin_kv::Error>> {
         with_map(accessor, &store, |map| Ok(map.contains_key(&key)))
+    }
+
+    async fn get_keys(
+        accessor: &Accessor<T, Self>,
+        store: Resource<OpenStore>,
+    ) -> Result<(wasmtime::component::StreamReader<String>, wasmtime::component::FutureReader<Result<(), spin_kv::Error>>)> {
+        let keys: Vec<String> = with_map(accessor, &store, |map| map.keys().cloned().collect())?;
+        accessor.with(|mut access| {
+            let stream = wasmtime::component::StreamReader::new(&mut access, keys)?;
+            let done = wasmtime::component::FutureReader::new(&mut access, async { Ok::<_, wasmtime::Error>(Ok::<(), spin_kv::Error>(())) })?;
+            Ok((stream, done))
+        })
     }
 }
 
