@@ -577,9 +577,8 @@ impl Gen {
             if can_nest {
                 plan.push(true);
             }
-            for _ in 0..self.rng.below(3) {
-                plan.push(false);
-            }
+            let leaves = self.rng.below(3);
+            plan.extend(std::iter::repeat_n(false, leaves));
         } else {
             let n = if depth == 1 { 1 + self.rng.below(6) } else { self.rng.below(6) };
             for _ in 0..n {

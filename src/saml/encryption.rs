@@ -343,7 +343,7 @@ impl ContentAlgorithm {
         let fail = opaque_failure;
         match self {
             ContentAlgorithm::Cbc(n) => {
-                if data.len() < 32 || data.len() % 16 != 0 {
+                if data.len() < 32 || !data.len().is_multiple_of(16) {
                     return Err(fail());
                 }
                 let (iv, body) = data.split_at(16);

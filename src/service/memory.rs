@@ -26,9 +26,12 @@ pub struct MemoryEnv {
     pub keep_logs: bool,
 }
 
+/// One outbound GET: the URL and limits in, the answer or a message out.
+pub type FetchFn = dyn Fn(&str, &FetchLimits) -> Result<Fetched, String> + Send + Sync;
+
 /// An outbound-GET implementation for [`MemoryEnv`].
 #[derive(Clone)]
-pub struct Fetcher(pub Arc<dyn Fn(&str, &FetchLimits) -> Result<Fetched, String> + Send + Sync>);
+pub struct Fetcher(pub Arc<FetchFn>);
 
 impl std::fmt::Debug for Fetcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -195,7 +195,8 @@ impl Settings {
 /// Session keys derived from the secret, kept per isolate (deriving an Ed25519 public
 /// key is a scalar multiplication) and re-derived when the secret changes.
 fn session_keys(secret: &str) -> Result<Arc<SessionKeys>, Failure> {
-    static KEYS: OnceLock<Mutex<Option<([u8; 32], Arc<SessionKeys>)>>> = OnceLock::new();
+    type KeysForSecret = ([u8; 32], Arc<SessionKeys>); // SHA-256 of the secret, its keys
+    static KEYS: OnceLock<Mutex<Option<KeysForSecret>>> = OnceLock::new();
     let fingerprint: [u8; 32] = sha2::Sha256::digest(secret.as_bytes()).into();
     let cache = KEYS.get_or_init(|| Mutex::new(None));
     if let Some((_, keys)) = cache.lock().ok().as_ref().and_then(|c| c.as_ref().filter(|(f, _)| *f == fingerprint).cloned()) {

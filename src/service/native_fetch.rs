@@ -28,45 +28,69 @@ pub fn fetch(target: &str, limits: &FetchLimits) -> Result<Fetched, String> {
     }
     let path = if parsed.rest.is_empty() || !parsed.rest.starts_with('/') { format!("/{}", parsed.rest) } else { parsed.rest.to_string() };
     let path = path.split('#').next().unwrap_or("/").to_string();
-    // A server may drop a just-accepted connection (an empty answer, a reset, a broken
-    // pipe; PHP's built-in server does under load): a GET is safe to try once more.
-    let raw = match get_once(&host, port, address, &parsed.authority, &path, limits) {
-        Ok(raw) if !raw.is_empty() => raw,
-        _ => get_once(&host, port, address, &parsed.authority, &path, limits)?,
-    };
-    parse_response(&raw, limits, true)
+    // A server may drop a connection it has just accepted (a reset, a broken pipe, or a
+    // close before any answer; PHP's built-in server does now and then). A GET is safe to
+    // repeat, so such a failure is tried again, twice, after a short pause. A slow or
+    // oversized answer is final: repeating it would only multiply the wait.
+    let mut dropped = String::new();
+    for pause_ms in [0, 250, 1000] {
+        std::thread::sleep(Duration::from_millis(pause_ms));
+        match get_once(&host, port, address, &parsed.authority, &path, limits) {
+            Ok(raw) => return parse_response(&raw, limits, true),
+            Err(Failure::Dropped(message)) => dropped = message,
+            Err(Failure::Final(message)) => return Err(message),
+        }
+    }
+    Err(format!("{dropped} (3 tries)"))
 }
 
-fn get_once(host: &str, port: u16, address: SocketAddr, authority: &str, path: &str, limits: &FetchLimits) -> Result<Vec<u8>, String> {
+/// Why one GET failed: a dropped connection is worth another try, anything else is not.
+enum Failure {
+    Dropped(String),
+    Final(String),
+}
+
+fn is_dropped_connection(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(error.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | NotConnected)
+}
+
+fn get_once(host: &str, port: u16, address: SocketAddr, authority: &str, path: &str, limits: &FetchLimits) -> Result<Vec<u8>, Failure> {
+    let io_failure = |what: &str, e: std::io::Error| {
+        let message = format!("{what}: {e}");
+        if is_dropped_connection(&e) { Failure::Dropped(message) } else { Failure::Final(message) }
+    };
     let timeout = Duration::from_millis(limits.timeout_ms);
     let started = Instant::now();
-    let mut stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
-    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    let mut stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| Failure::Final(format!("cannot connect to {host}:{port}: {e}")))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| Failure::Final(e.to_string()))?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| Failure::Final(e.to_string()))?;
     write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: saml-edge\r\nAccept: application/samlmetadata+xml, application/xml, text/xml\r\nConnection: close\r\n\r\n", authority)
-        .map_err(|e| format!("cannot send the request: {e}"))?;
+        .map_err(|e| io_failure("cannot send the request", e))?;
     let mut raw = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
+    let too_slow = || Failure::Final(format!("no complete answer from {host} within {} ms", limits.timeout_ms));
     loop {
         if started.elapsed() > timeout {
-            return Err(format!("no complete answer from {host} within {} ms", limits.timeout_ms));
+            return Err(too_slow());
         }
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {
                 raw.extend_from_slice(&chunk[..n]);
-                if declared_length(&raw).is_some_and(|length| length > limits.max_bytes) {
-                    return Err(format!("the answer from {host} declares {} bytes, larger than {} bytes", declared_length(&raw).unwrap_or(0), limits.max_bytes));
+                if let Some(length) = declared_length(&raw).filter(|length| *length > limits.max_bytes) {
+                    return Err(Failure::Final(format!("the answer from {host} declares {length} bytes, larger than {} bytes", limits.max_bytes)));
                 }
                 if raw.len() > limits.max_bytes + 64 * 1024 {
-                    return Err(format!("the answer from {host} is larger than {} bytes", limits.max_bytes));
+                    return Err(Failure::Final(format!("the answer from {host} is larger than {} bytes", limits.max_bytes)));
                 }
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                return Err(format!("no complete answer from {host} within {} ms", limits.timeout_ms))
-            }
-            Err(e) => return Err(format!("reading from {host}: {e}")),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return Err(too_slow()),
+            Err(e) => return Err(io_failure(&format!("reading from {host}"), e)),
         }
+    }
+    if raw.is_empty() {
+        return Err(Failure::Dropped(format!("{host} closed the connection without an answer")));
     }
     Ok(raw)
 }

@@ -383,7 +383,7 @@ fn split_qname(name: &str) -> Result<(Option<&str>, &str), XmlError> {
 }
 
 fn check_name(name: &str) -> Result<(), XmlError> {
-    match name.split(':').all(|part| is_ncname(part)) {
+    match name.split(':').all(is_ncname) {
         true => Ok(()),
         false => Err(XmlError::InvalidName { name: name.to_string() }),
     }
