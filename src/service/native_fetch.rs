@@ -29,8 +29,8 @@ pub fn fetch(target: &str, limits: &FetchLimits) -> Result<Fetched, String> {
     let path = if parsed.rest.is_empty() || !parsed.rest.starts_with('/') { format!("/{}", parsed.rest) } else { parsed.rest.to_string() };
     let path = path.split('#').next().unwrap_or("/").to_string();
     // A server may drop a connection it has just accepted (a reset, a broken pipe, or a
-    // close before any answer; PHP's built-in server does now and then). A GET is safe to
-    // repeat, so such a failure is tried again, twice, after a short pause. A slow or
+    // close before any answer: a restart, an overloaded worker). A GET is safe to repeat,
+    // so such a failure is tried again, twice, after a short pause. A slow or
     // oversized answer is final: repeating it would only multiply the wait.
     let mut dropped = String::new();
     for pause_ms in [0, 250, 1000] {
@@ -65,8 +65,10 @@ fn get_once(host: &str, port: u16, address: SocketAddr, authority: &str, path: &
     let mut stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| Failure::Final(format!("cannot connect to {host}:{port}: {e}")))?;
     stream.set_read_timeout(Some(timeout)).map_err(|e| Failure::Final(e.to_string()))?;
     stream.set_write_timeout(Some(timeout)).map_err(|e| Failure::Final(e.to_string()))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: saml-edge\r\nAccept: application/samlmetadata+xml, application/xml, text/xml\r\nConnection: close\r\n\r\n", authority)
-        .map_err(|e| io_failure("cannot send the request", e))?;
+    // One write: `write!` on a socket sends each formatted piece as its own segment, and
+    // PHP's built-in server refuses a request whose header line is split across reads.
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: saml-edge\r\nAccept: application/samlmetadata+xml, application/xml, text/xml\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).map_err(|e| io_failure("cannot send the request", e))?;
     let mut raw = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     let too_slow = || Failure::Final(format!("no complete answer from {host} within {} ms", limits.timeout_ms));
@@ -133,7 +135,9 @@ pub fn send(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8], t
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body)).map_err(|e| format!("cannot send the request: {e}"))?;
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    stream.write_all(&request).map_err(|e| format!("cannot send the request: {e}"))?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).map_err(|e| format!("reading the answer: {e}"))?;
     let answer = parse_response(&raw, &limits, true)?;
