@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 mod support;
-use support::{loopback_server, signing_metadata as metadata};
+use support::{flaky_loopback_server, loopback_server, signing_metadata as metadata};
 
 const ORIGIN: &str = "https://sp.example.test";
 const NOW: &str = "2026-01-01T00:01:00Z";
@@ -427,40 +427,13 @@ fn native_fetch_refuses_loopback_outside_development() {
     assert!(error.contains("https") || error.contains("address"), "{error}");
 }
 
-/// A loopback server that drops its first `drops` connections unanswered (closed without
-/// reading the request: the client sees a reset or an empty answer), then answers.
-fn flaky_server(drops: usize, respond: Vec<u8>) -> String {
-    use std::io::{Read as _, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().flatten().enumerate() {
-            let mut stream = stream;
-            if n < drops {
-                drop(stream);
-                continue;
-            }
-            let mut request = Vec::new();
-            let mut buffer = [0u8; 4096];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buffer) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buffer[..n]),
-                }
-            }
-            let _ = stream.write_all(&respond);
-        }
-    });
-    format!("http://{address}/md")
-}
-
 #[test]
 fn native_fetch_tries_a_dropped_connection_again() {
     let body = metadata(&["idp-rsa2048"]);
     let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes();
-    let fetched = native_fetch::fetch(&flaky_server(2, answer.clone()), &limits(2000)).unwrap();
+    let fetched = native_fetch::fetch(&flaky_loopback_server(2, 0, answer.clone()), &limits(2000)).unwrap();
     assert_eq!((fetched.status, fetched.body), (200, body.into_bytes()));
 
-    let error = native_fetch::fetch(&flaky_server(3, answer), &limits(2000)).unwrap_err();
+    let error = native_fetch::fetch(&flaky_loopback_server(3, 0, answer), &limits(2000)).unwrap_err();
     assert!(error.contains("3 tries"), "{error}");
 }

@@ -705,15 +705,19 @@ class SignInCase(unittest.TestCase):
         self.assertIsNone(browser.cookie(SESSION_COOKIE), "signed out here before the IdP is asked")
         return reply
 
+    def assert_query_signed_redirect(self, reply, destination, message):
+        """The IdP's logout message by HTTP-Redirect to `destination`, query-signed."""
+        self.assertEqual(reply.status, 302, reply.describe())
+        self.assertTrue(reply.location.startswith(destination + "?"), reply.describe())
+        params = query(reply.location)
+        self.assertIn(message, params)
+        self.assertEqual(params.get("SigAlg"), RSA_SHA256, f"the IdP signs its {message}")
+
     def test_slo_sp_initiated_redirect_binding(self):
         browser = Browser()
         token = self.sign_in_with_idp_session(browser, PLAIN, "alice")
         at_idp = self.through_idp(browser, browser.follow(self.start_sp_logout(browser, signed=False)))
-        self.assertEqual(at_idp.status, 302, at_idp.describe())
-        self.assertTrue(at_idp.location.startswith(slo_url(PLAIN) + "?"), at_idp.describe())
-        params = query(at_idp.location)
-        self.assertIn("SAMLResponse", params)
-        self.assertEqual(params.get("SigAlg"), RSA_SHA256, "the IdP signs its LogoutResponse")
+        self.assert_query_signed_redirect(at_idp, slo_url(PLAIN), "SAMLResponse")
         back = browser.follow(at_idp)
         self.assertEqual(back.status, 303, back.describe())
         self.assertEqual(back.location, SP_BASE + "/bye")
@@ -747,11 +751,7 @@ class SignInCase(unittest.TestCase):
             self.assertIn(b"Signature", base64.b64decode(form["SAMLRequest"]), "XML-signed LogoutRequest")
             answer = browser.post(slo_url(connector), form)
         else:
-            self.assertEqual(reply.status, 302, reply.describe())
-            self.assertTrue(reply.location.startswith(slo_url(connector) + "?"), reply.describe())
-            params = query(reply.location)
-            self.assertIn("SAMLRequest", params)
-            self.assertEqual(params.get("SigAlg"), RSA_SHA256, "the IdP signs its LogoutRequest")
+            self.assert_query_signed_redirect(reply, slo_url(connector), "SAMLRequest")
             answer = browser.follow(reply)
         self.assertEqual(answer.status, 302, answer.describe())
         self.assertTrue(answer.location.startswith(IDP_SLO + "?SAMLResponse="), answer.describe())

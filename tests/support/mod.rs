@@ -81,11 +81,17 @@ pub fn percent_encode(text: &str) -> String {
 /// after `delay_ms`; returns `http://127.0.0.1:PORT/md`. The whole request is read first:
 /// closing with unread bytes would reset the connection.
 pub fn loopback_server(delay_ms: u64, respond: Vec<u8>) -> String {
+    flaky_loopback_server(0, delay_ms, respond)
+}
+
+/// [`loopback_server`], except that its first `drops` connections are closed unread and
+/// unanswered (the client sees a reset or an empty answer).
+pub fn flaky_loopback_server(drops: usize, delay_ms: u64, respond: Vec<u8>) -> String {
     use std::io::{Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let address = listener.local_addr().expect("local address");
     std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
+        for mut stream in listener.incoming().flatten().skip(drops) {
             let mut request = Vec::new();
             let mut buffer = [0u8; 4096];
             while !request.windows(4).any(|w| w == b"\r\n\r\n") {
