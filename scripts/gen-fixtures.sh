@@ -1071,3 +1071,68 @@ slo_fixture logout-response idp-rsa2048
 logout_response_tpl _idp-lr-2 _slo-req-1 Responder | write_tpl logout/logout-response-failed
 slo_fixture logout-response-failed idp-rsa2048
 echo "all logout fixtures signed and verified by xmlsec1"
+
+# ---------------------------------------------------------------------------
+# 8. EncryptedID (tests/fixtures/encrypted-id/): the NameID encrypted to the SP
+#    (sp-enc-rsa2048; AES-256-GCM, key transport rsa-oaep-mgf1p), in a signed
+#    Assertion and in a signed LogoutRequest. As IdPs do it, the NameID is encrypted
+#    first and the message holding it signed after, so the signature covers the
+#    ciphertext. Self-check: the signature verifies, and `xmlsec1 --decrypt` gives back
+#    the plaintext document (signature values blanked). Encryption is randomised: an
+#    existing file is kept when only random values differ and it passes the check.
+# ---------------------------------------------------------------------------
+EID_OUT="$ROOT/tests/fixtures/encrypted-id"
+mkdir -p "$EID_OUT" "$TPL/encrypted-id"
+XP_TO_ENCRYPT_ID="//*[local-name()='EncryptedID' and namespace-uri()='$NS_SAML']/*[local-name()='NameID' and namespace-uri()='$NS_SAML']"
+XP_LOGOUT_SIG="/*/*[local-name()='Signature']"
+
+# stdin -> stdout: the one saml:NameID wrapped in saml:EncryptedID, declaring saml: on
+# the NameID itself (xmlsec1 encrypts its bare serialisation).
+wrap_name_id() {
+    deviate 1 '(?=<saml:NameID )' '<saml:EncryptedID>' \
+        | deviate 1 '<saml:NameID \K' "xmlns:saml=\"$NS_SAML\" " \
+        | deviate 1 '</saml:NameID>\K' '</saml:EncryptedID>'
+}
+
+eid_check() { # FILE PLAINTEXT SIGNATURE_XPATH
+    local f=$1 data=$2 xp=$3 dec="$WORK/enc/eid.dec.xml"
+    # shellcheck disable=SC2046
+    xmlsec1 --verify $(key_verify_args idp-rsa2048) "${VERIFY_KEY_DATA[@]}" "${ID_ATTRS[@]}" "${SLO_ID_ATTRS[@]}" \
+        --node-xpath "$xp" "$f" >"$WORK/verify.log" 2>&1 || return 1
+    decrypt_one "$f" "$dec" --privkey-pem "$KEYS/sp-enc-rsa2048.key" || return 1
+    # (xmlsec1 writes an XML declaration on output; the LogoutRequest template has none)
+    cmp -s <(blank_sig <"$dec" | no_xml_decl) <(blank_sig <"$data" | no_xml_decl) \
+        || { echo "decrypted $f != $data" >"$WORK/decrypt.log"; return 1; }
+}
+no_xml_decl() { perl -0777 -pe 's{\A<\?xml[^>]*\?>\n}{}'; }
+
+eid_fixture() { # NAME SIGNATURE_XPATH   (plaintext template already in $TPL/encrypted-id/NAME.xml)
+    local name=$1 xp=$2 data="$TPL/encrypted-id/$1.xml" out="$EID_OUT/$1.xml" cur="$WORK/enc/eid-$1.xml"
+    enc_tmpl "$(AES_GCM 256)" "$(enc_key_tmpl "$KT_OAEP" "$SHA1")" >"$cur.tmpl"
+    xmlsec1 --encrypt --pubkey-cert-pem "$KEYS/sp-enc-rsa2048.crt" --session-key aes-256 \
+            --xml-data "$data" --node-xpath "$XP_TO_ENCRYPT_ID" --output "$cur.0" "$cur.tmpl" 2>"$WORK/encrypt.log" \
+        || { cat "$WORK/encrypt.log" >&2; echo "FAIL: xmlsec1 could not encrypt encrypted-id/$name" >&2; return 1; }
+    # shellcheck disable=SC2046
+    xmlsec1 --sign $(key_sign_args idp-rsa2048) "${ID_ATTRS[@]}" "${SLO_ID_ATTRS[@]}" --node-xpath "$xp" \
+            --output "$cur" "$cur.0" 2>"$WORK/sign.log" \
+        || { cat "$WORK/sign.log" >&2; echo "FAIL: xmlsec1 could not sign encrypted-id/$name" >&2; return 1; }
+    eid_check "$cur" "$data" "$xp" \
+        || { cat "$WORK/decrypt.log" "$WORK/verify.log" >&2; echo "FAIL: self-check of encrypted-id/$name failed" >&2; return 1; }
+    if ! { [[ -f $out ]] && [[ "$(strip_random "$cur")" == "$(strip_random "$out")" ]] && eid_check "$out" "$data" "$xp"; }; then
+        cp "$cur" "$out"
+    fi
+    eid_check "$out" "$data" "$xp" \
+        || { cat "$WORK/decrypt.log" "$WORK/verify.log" >&2; echo "FAIL: self-check of $out failed" >&2; return 1; }
+    printf '  ok  %-40s to=%-17s signed by idp-rsa2048\n' "encrypted-id/$name.xml" sp-enc-rsa2048
+}
+
+profile_base
+doc | wrap_name_id | write_tpl encrypted-id/assertion
+eid_fixture assertion "$XP_ASSERTION_SIG"
+profile_base
+doc | wrap_name_id | deviate 1 '(?=<saml:EncryptedID>)' '<saml:NameID>mallory@evil.test</saml:NameID>' \
+    | write_tpl encrypted-id/assertion-name-id-and-encrypted-id
+eid_fixture assertion-name-id-and-encrypted-id "$XP_ASSERTION_SIG"
+logout_request_tpl _idp-logout-eid "$NAMEID" "<samlp:SessionIndex>$SESSION_INDEX</samlp:SessionIndex>" | wrap_name_id | write_tpl encrypted-id/logout-request
+eid_fixture logout-request "$XP_LOGOUT_SIG"
+echo "EncryptedID fixtures encrypted and signed by xmlsec1, decrypted again by xmlsec1 --decrypt"

@@ -4,7 +4,7 @@
 //! refusal has its own code.
 
 use saml_edge::dsig::{self, TrustedKey, VerifyPolicy};
-use saml_edge::saml::encryption::{decrypt_assertion, DecryptionKey};
+use saml_edge::saml::encryption::{decrypt_element, decrypt_name_id, DecryptionKey};
 use saml_edge::saml::response::{decode_posted, Expectation};
 use saml_edge::saml::{validate_response, Connector, Instant, ASSERTION_NS};
 use saml_edge::xml::{Document, Limits};
@@ -153,8 +153,8 @@ fn python3_saml_encrypted_responses_decrypt_with_their_sp_key() {
         let xml = decode_posted(&read(&format!("{base}/responses/{name}"))).unwrap();
         let doc = Document::parse(&xml, &Limits::default()).unwrap();
         let encrypted = doc.elements().find(|e| e.is(ASSERTION_NS, "EncryptedAssertion")).expect(name);
-        assert_eq!(decrypt_assertion(encrypted, &keys, false).unwrap_err().code(), "saml.rsa15_refused", "{name}");
-        let plain = decrypt_assertion(encrypted, &keys, true).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(decrypt_element(encrypted, &keys, false).unwrap_err().code(), "saml.rsa15_refused", "{name}");
+        let plain = decrypt_element(encrypted, &keys, true).unwrap_or_else(|e| panic!("{name}: {e}"));
         let text = String::from_utf8(plain).unwrap();
         // Parsed in the namespace context of the EncryptedAssertion, as the validator does.
         let wrapped = format!("<w xmlns:saml=\"{ASSERTION_NS}\">{text}</w>");
@@ -199,4 +199,53 @@ fn tampered_ciphertext_always_gets_the_same_answer() {
         assert_eq!(answers.len(), 1, "{fixture}: distinguishable answers {answers:?}");
         assert_eq!(answers.iter().next().unwrap().0, "saml.decryption_failed");
     }
+}
+
+#[test]
+fn encrypted_name_id_in_a_signed_assertion_is_decrypted() {
+    // tests/fixtures/encrypted-id/assertion.xml: alice's NameID encrypted to sp-enc-rsa2048
+    // by xmlsec1, then the Assertion signed (scripts/gen-fixtures.sh §8).
+    let xml = read("tests/fixtures/encrypted-id/assertion.xml");
+    let expect = Expectation { now: Instant::parse(NOW).unwrap(), request_id: Some(REQUEST) };
+    let identity = validate_response(xml.as_bytes(), &connector(serde_json::json!({})), expect).unwrap();
+    assert_eq!(identity.name_id, "alice@example.com");
+    assert_eq!(identity.name_id_format.as_deref(), Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"));
+    assert_eq!(identity.profile.id, "alice@example.com", "profile id from the decrypted NameID");
+
+    let no_key = Connector::from_json("acme", &read("tests/fixtures/connectors/acme.json")).unwrap().0;
+    assert_eq!(code(&xml, &no_key), "saml.encrypted_id_unsupported");
+    let wrong = connector(serde_json::json!({"encPrivateKey": read("tests/keys/sp-enc2-rsa2048.key")}));
+    assert_eq!(code(&xml, &wrong), "saml.decryption_failed");
+}
+
+#[test]
+fn encrypted_name_id_ciphertext_is_covered_by_the_signature() {
+    let xml = read("tests/fixtures/encrypted-id/assertion.xml");
+    let at = xml.rfind("<xenc:CipherValue>").unwrap() + "<xenc:CipherValue>".len();
+    let flipped = if xml.as_bytes()[at] == b'A' { "B" } else { "A" };
+    let tampered = format!("{}{flipped}{}", &xml[..at], &xml[at + 1..]);
+    assert_eq!(code(&tampered, &connector(serde_json::json!({}))), "dsig.digest_mismatch");
+}
+
+#[test]
+fn a_subject_with_a_name_id_and_an_encrypted_id_is_ambiguous() {
+    // Signed as is by xmlsec1 (scripts/gen-fixtures.sh §8): which one names the user?
+    let xml = read("tests/fixtures/encrypted-id/assertion-name-id-and-encrypted-id.xml");
+    assert_eq!(code(&xml, &connector(serde_json::json!({}))), "saml.subject_identifier_ambiguous");
+}
+
+#[test]
+fn python3_saml_encrypted_name_id_decrypts_with_their_sp_key() {
+    // response_encrypted_nameid: a signed assertion whose Subject holds an EncryptedID
+    // (RSA-1.5 key transport, AES-128-CBC) to python3-saml's customPath/certs/sp.key.
+    let base = "../shared/vectors/python3-saml";
+    let keys = DecryptionKey::from_pem(&read(&format!("{base}/customPath/certs/sp.key")), None).unwrap();
+    let xml = decode_posted(&read(&format!("{base}/responses/response_encrypted_nameid.xml.base64"))).unwrap();
+    let doc = Document::parse(&xml, &Limits::default()).unwrap();
+    let encrypted_id = doc.elements().find(|e| e.is(ASSERTION_NS, "EncryptedID")).unwrap();
+    assert_eq!(decrypt_name_id(encrypted_id, &keys, false).unwrap_err().code(), "saml.rsa15_refused");
+    let name_id = decrypt_name_id(encrypted_id, &keys, true).unwrap();
+    // What `xmlsec1 --decrypt --privkey-pem customPath/certs/sp.key` gives for it.
+    assert_eq!(name_id.value, "2de11defd199f8d5bb63f9b7deb265ba5c675c10");
+    assert_eq!(name_id.format.as_deref(), Some("urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"));
 }

@@ -357,7 +357,7 @@ fn name_id_missing() {
 }
 
 #[test]
-fn encrypted_name_id() {
+fn encrypted_name_id_without_a_decryption_key() {
     assert_eq!(code(&profile("encrypted-id.xml")), "saml.encrypted_id_unsupported");
 }
 

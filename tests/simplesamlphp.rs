@@ -127,3 +127,33 @@ fn simplesamlphp_encrypted_assertions_decrypt_and_verify() {
         assert_eq!(verify(&wrong_key, &saml_response).1["error"]["code"], "saml.decryption_failed", "{name}");
     }
 }
+
+/// SimpleSAMLphp encrypting the NameID (`nameid.encryption`: an EncryptedID, AES-128-CBC
+/// with RSA-OAEP-MGF1P to our SP key) inside a signed assertion.
+#[test]
+fn simplesamlphp_encrypted_name_id_decrypts() {
+    let state = support::start_idp();
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let sp_cert = std::fs::read_to_string(format!("{repo}/tests/keys/sp-enc-rsa2048.crt")).unwrap();
+    let sp_key = std::fs::read_to_string(format!("{repo}/tests/keys/sp-enc-rsa2048.key")).unwrap();
+    let entity_id = "https://sp.example.test/ssp/encrypted-name-id";
+    support::add_sp(&state, serde_json::json!({"entityId": entity_id, "acs": ACS, "signAssertion": true, "encryptNameId": true, "certificate": sp_cert}));
+    let url = format!("{}?spentityid={}", support::IDP_SSO, support::percent_encode(entity_id));
+    let (_, saml_response, _) = support::login(&url, "alice", "alice-pass");
+    let xml = String::from_utf8(saml_edge::saml::response::decode_posted(&saml_response).unwrap()).unwrap();
+    assert!(xml.contains(":EncryptedID>") && !xml.contains("alice@example.com</saml:NameID>"), "the IdP sent the NameID encrypted: {xml}");
+
+    let connector = serde_json::json!({
+        "entityID": entity_id,
+        "assertionConsumerServiceUrl": ACS,
+        "idpMetadataXml": support::idp_metadata(),
+        "allowIdpInitiated": true,
+        "encPrivateKey": sp_key,
+    });
+    let (code, out) = verify(&connector, &saml_response);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["nameId"], "alice@example.com");
+    let mut without_key = connector.clone();
+    without_key["encPrivateKey"] = serde_json::Value::Null;
+    assert_eq!(verify(&without_key, &saml_response).1["error"]["code"], "saml.encrypted_id_unsupported");
+}

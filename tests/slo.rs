@@ -512,3 +512,34 @@ fn failed_revocation_is_reported_to_the_idp_as_partial_logout() {
     let answer = redirect_xml(response.header("location").unwrap());
     assert!(answer.contains("status:Responder") && answer.contains("status:PartialLogout"), "{answer}");
 }
+
+#[test]
+fn idp_logout_with_an_encrypted_name_id_is_decrypted_with_the_sp_key() {
+    // tests/fixtures/encrypted-id/logout-request.xml: alice's NameID encrypted to
+    // sp-enc-rsa2048 by xmlsec1, then the LogoutRequest signed (scripts/gen-fixtures.sh §8).
+    let xml = read("tests/fixtures/encrypted-id/logout-request.xml");
+    let env = env_with(connector_json(json!({"encPrivateKey": read("tests/keys/sp-enc-rsa2048.key")})), NOW);
+    let token = session_token("alice@example.com", Some("_session-42"), now() - 60);
+    let response = post_slo(&env, "SAMLRequest", &xml, None, Some(&session_cookie(&token)));
+    assert_eq!(response.status, 302, "{}", String::from_utf8_lossy(&response.body));
+    assert!(clears_session(&response), "the decrypted NameID is the cookie's user");
+    assert!(redirect_xml(response.header("location").unwrap()).contains("status:Success\""));
+    assert_eq!(session_status(&env, &token), (401, "session.revoked".into()));
+
+    // Without a decryption key the NameID cannot be read; with the wrong key, it does not decrypt.
+    assert_refused(&post_slo(&env_with(connector_json(json!({})), NOW), "SAMLRequest", &xml, None, None), 401, "saml.encrypted_id_unsupported");
+    let wrong = env_with(connector_json(json!({"encPrivateKey": read("tests/keys/sp-enc2-rsa2048.key")})), NOW);
+    assert_refused(&post_slo(&wrong, "SAMLRequest", &xml, None, None), 401, "saml.decryption_failed");
+}
+
+#[test]
+fn idp_logout_with_a_tampered_encrypted_name_id_fails_its_signature_first() {
+    let xml = read("tests/fixtures/encrypted-id/logout-request.xml");
+    // The EncryptedData's CipherValue (the last one: the EncryptedKey's comes first).
+    let at = xml.rfind("<xenc:CipherValue>").unwrap() + "<xenc:CipherValue>".len();
+    let flipped = if xml.as_bytes()[at] == b'A' { "B" } else { "A" };
+    let tampered = format!("{}{flipped}{}", &xml[..at], &xml[at + 1..]);
+    assert_ne!(tampered, xml);
+    let env = env_with(connector_json(json!({"encPrivateKey": read("tests/keys/sp-enc-rsa2048.key")})), NOW);
+    assert_refused(&post_slo(&env, "SAMLRequest", &tampered, None, None), 401, "dsig.digest_mismatch");
+}

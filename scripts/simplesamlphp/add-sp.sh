@@ -8,8 +8,8 @@
 #
 # Fields: entityId, acs (required); signAssertion (default true), signResponse (false),
 # signatureAlgorithm (rsa-sha256 URI), validateAuthnRequest (false), encryptAssertion
-# (false), certificate (PEM or base64; required by the two previous), slo, sloBinding
-# (redirect|post). See README.md.
+# (false), encryptNameId (false), certificate (PEM or base64; required by the three
+# previous), slo, sloBinding (redirect|post). See README.md.
 set -euo pipefail
 
 [ $# -eq 2 ] || { echo "usage: $0 STATE_DIR JSON_OBJECT" >&2; exit 2; }
@@ -25,14 +25,14 @@ if (!is_array($sp) || ($sp !== [] && array_keys($sp) === range(0, count($sp) - 1
     $fail("JSON_OBJECT must be a JSON object" . (json_last_error() ? " (" . json_last_error_msg() . ")" : ""));
 }
 $known = ["entityId", "acs", "signAssertion", "signResponse", "signatureAlgorithm",
-          "validateAuthnRequest", "certificate", "encryptAssertion", "slo", "sloBinding"];
+          "validateAuthnRequest", "certificate", "encryptAssertion", "encryptNameId", "slo", "sloBinding"];
 foreach (array_keys($sp) as $k) {
     if (!in_array($k, $known, true)) { $fail("unknown field \"$k\" (known: " . implode(", ", $known) . ")"); }
 }
 foreach (["entityId", "acs"] as $k) {
     if (!is_string($sp[$k] ?? null) || $sp[$k] === "") { $fail("\"$k\" must be a non-empty string"); }
 }
-foreach (["signAssertion", "signResponse", "validateAuthnRequest", "encryptAssertion"] as $k) {
+foreach (["signAssertion", "signResponse", "validateAuthnRequest", "encryptAssertion", "encryptNameId"] as $k) {
     if (array_key_exists($k, $sp) && !is_bool($sp[$k])) { $fail("\"$k\" must be true or false"); }
 }
 foreach (["signatureAlgorithm", "certificate", "slo", "sloBinding"] as $k) {
@@ -43,8 +43,8 @@ $algorithms = ["http://www.w3.org/2000/09/xmldsig#rsa-sha1", "http://www.w3.org/
 if (isset($sp["signatureAlgorithm"]) && !in_array($sp["signatureAlgorithm"], $algorithms, true)) {
     $fail("\"signatureAlgorithm\" must be one of: " . implode(" ", $algorithms));
 }
-if ((($sp["validateAuthnRequest"] ?? false) || ($sp["encryptAssertion"] ?? false)) && empty($sp["certificate"])) {
-    $fail("validateAuthnRequest/encryptAssertion need \"certificate\"");
+if ((($sp["validateAuthnRequest"] ?? false) || ($sp["encryptAssertion"] ?? false) || ($sp["encryptNameId"] ?? false)) && empty($sp["certificate"])) {
+    $fail("validateAuthnRequest/encryptAssertion/encryptNameId need \"certificate\"");
 }
 
 $lock = fopen($file . ".lock", "c");

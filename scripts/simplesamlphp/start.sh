@@ -295,6 +295,8 @@ cat >"$STATE/config/metadata/saml20-sp-remote.php" <<'PHP'
             'signature.algorithm' => $algo,
             'validate.authnrequest' => $bool('validateAuthnRequest', false),
             'assertion.encryption' => $bool('encryptAssertion', false),
+            // EncryptedID: the NameID in assertions and in the IdP's LogoutRequests.
+            'nameid.encryption' => $bool('encryptNameId', false),
         ];
         $cert = $sp['certificate'] ?? null;
         if ($cert !== null && $cert !== '') {
@@ -305,8 +307,8 @@ cat >"$STATE/config/metadata/saml20-sp-remote.php" <<'PHP'
             $cert = preg_replace('/-----[A-Z ]+-----|\s+/', '', $cert);
             $entry['certData'] = $cert;
         }
-        if (($entry['validate.authnrequest'] || $entry['assertion.encryption']) && !isset($entry['certData'])) {
-            $fail("entry $i: validateAuthnRequest/encryptAssertion need a certificate");
+        if (($entry['validate.authnrequest'] || $entry['assertion.encryption'] || $entry['nameid.encryption']) && !isset($entry['certData'])) {
+            $fail("entry $i: validateAuthnRequest/encryptAssertion/encryptNameId need a certificate");
         }
         $slo = $sp['slo'] ?? null;
         if ($slo !== null && $slo !== '') {

@@ -1,4 +1,5 @@
-//! XML Encryption of assertions: an `EncryptedAssertion` → the plaintext Assertion's bytes.
+//! XML Encryption in SAML: an `EncryptedAssertion` → the plaintext Assertion, an
+//! `EncryptedID` → the plaintext NameID (both are SAML's EncryptedElementType).
 //!
 //! Key transport: RSA-OAEP (`xmlenc#rsa-oaep-mgf1p`, and `xmlenc11#rsa-oaep` with
 //! SHA-1/256/384/512 digests and MGF1 variants); RSA-1.5 only when the connector opts in
@@ -14,8 +15,9 @@ use rsa::pkcs1::DecodeRsaPrivateKey as _;
 use rsa::pkcs8::DecodePrivateKey as _;
 
 use crate::dsig::algorithms::DSIG_NS;
-use crate::error::SamlError;
-use crate::xml::{Element, NodeRef};
+use super::ASSERTION_NS;
+use crate::error::{Error, SamlError};
+use crate::xml::{Document, Element, Limits, NodeRef};
 
 pub const XENC_NS: &str = "http://www.w3.org/2001/04/xmlenc#";
 pub const XENC11_NS: &str = "http://www.w3.org/2009/xmlenc11#";
@@ -113,27 +115,93 @@ pub fn opaque_failure() -> SamlError {
     SamlError::DecryptionFailed { detail: "the encrypted assertion does not decrypt to a valid assertion with the configured keys".into() }
 }
 
-/// Decrypt the one EncryptedData of an `EncryptedAssertion`; returns the plaintext bytes.
-pub fn decrypt_assertion(encrypted_assertion: Element<'_>, keys: &[DecryptionKey], allow_rsa15: bool) -> Result<Vec<u8>, SamlError> {
-    let fail = |detail: &str| SamlError::DecryptionFailed { detail: detail.to_string() };
+/// [`opaque_failure`] for an EncryptedID.
+fn opaque_name_id_failure() -> SamlError {
+    SamlError::DecryptionFailed { detail: "the EncryptedID does not decrypt to a NameID with the configured keys".into() }
+}
+
+/// Decrypt the one EncryptedData of an `EncryptedAssertion` or `EncryptedID`; returns the
+/// plaintext bytes.
+pub fn decrypt_element(encrypted: Element<'_>, keys: &[DecryptionKey], allow_rsa15: bool) -> Result<Vec<u8>, SamlError> {
+    let container = encrypted.local_name();
+    let fail = |detail: String| SamlError::DecryptionFailed { detail };
     if keys.is_empty() {
-        return Err(SamlError::EncryptedAssertionUnsupported);
+        return Err(if container == "EncryptedID" { SamlError::EncryptedIdUnsupported } else { SamlError::EncryptedAssertionUnsupported });
     }
-    let mut data = encrypted_assertion.children_named(XENC_NS, "EncryptedData");
-    let encrypted_data = data.next().ok_or_else(|| fail("EncryptedAssertion has no EncryptedData"))?;
+    let mut data = encrypted.children_named(XENC_NS, "EncryptedData");
+    let encrypted_data = data.next().ok_or_else(|| fail(format!("{container} has no EncryptedData")))?;
     if data.next().is_some() {
-        return Err(fail("EncryptedAssertion has more than one EncryptedData"));
+        return Err(fail(format!("{container} has more than one EncryptedData")));
     }
     if let Some(kind) = encrypted_data.attribute("Type") {
         if kind != "http://www.w3.org/2001/04/xmlenc#Element" {
-            return Err(fail("EncryptedData must encrypt an element"));
+            return Err(fail("EncryptedData must encrypt an element".into()));
         }
     }
     let content = ContentAlgorithm::from_uri(algorithm(encrypted_data)?)?;
-    let encrypted_key = find_encrypted_key(encrypted_assertion, encrypted_data)?;
+    let encrypted_key = find_encrypted_key(encrypted, encrypted_data)?;
     let session_key = unwrap_key(encrypted_key, keys, allow_rsa15, content.key_len())?;
     let ciphertext = cipher_value(encrypted_data)?;
     content.decrypt(&session_key, &ciphertext)
+}
+
+/// A NameID the IdP sent encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecryptedNameId {
+    pub value: String,
+    pub format: Option<String>,
+}
+
+/// Decrypt an `EncryptedID`: the plaintext must be exactly one `saml:NameID` with text
+/// only (a BaseID or anything else is refused). Call it only on an EncryptedID that a
+/// verified signature covers: the ciphertext is then the IdP's, and no answer here can
+/// serve as an oracle on someone else's.
+pub fn decrypt_name_id(encrypted_id: Element<'_>, keys: &[DecryptionKey], allow_rsa15: bool) -> Result<DecryptedNameId, SamlError> {
+    let plaintext = decrypt_element(encrypted_id, keys, allow_rsa15).map_err(|e| match e {
+        SamlError::DecryptionFailed { .. } => opaque_name_id_failure(),
+        other => other,
+    })?;
+    let doc = parse_decrypted(encrypted_id, &plaintext).map_err(|_| opaque_name_id_failure())?;
+    let mut children = doc.root().child_elements();
+    let name_id = children.next().filter(|n| n.is(ASSERTION_NS, "NameID") && n.child_elements().next().is_none());
+    let stray_text = doc.root().children().any(|c| matches!(c, NodeRef::Text(t) if !crate::xml::is_xml_whitespace(t)));
+    match name_id {
+        Some(name_id) if children.next().is_none() && !stray_text => Ok(DecryptedNameId {
+            value: name_id.text().trim_matches(|c: char| c.is_ascii_whitespace()).to_string(),
+            format: name_id.attribute("Format").map(String::from),
+        }),
+        _ => Err(opaque_name_id_failure()),
+    }
+}
+
+/// Parse decrypted bytes inside an element that re-declares the namespaces in scope at
+/// the encrypted element (and adds no binding of its own, so C14N sees the original
+/// context).
+pub(crate) fn parse_decrypted(encrypted: Element<'_>, plaintext: &[u8]) -> Result<Document, Error> {
+    let text = std::str::from_utf8(plaintext).map_err(|_| SamlError::DecryptionFailed { detail: "the decrypted content is not UTF-8".into() })?;
+    let text = match text.trim_start().strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map_or("", |(_, body)| body),
+        None => text,
+    };
+    let mut bindings: Vec<(Option<&str>, &str)> = Vec::new();
+    for element in std::iter::once(encrypted).chain(encrypted.ancestors()) {
+        for decl in element.declarations() {
+            if !bindings.iter().any(|(p, _)| *p == decl.prefix()) {
+                bindings.push((decl.prefix(), decl.uri()));
+            }
+        }
+    }
+    let mut wrapper = String::from("<decrypted");
+    for (prefix, uri) in bindings {
+        match prefix {
+            Some(p) => wrapper.push_str(&format!(" xmlns:{p}=\"{}\"", super::metadata::escape(uri))),
+            None => wrapper.push_str(&format!(" xmlns=\"{}\"", super::metadata::escape(uri))),
+        }
+    }
+    wrapper.push('>');
+    wrapper.push_str(text);
+    wrapper.push_str("</decrypted>");
+    Ok(Document::parse(wrapper.as_bytes(), &Limits::default())?)
 }
 
 fn algorithm<'d>(element: Element<'d>) -> Result<&'d str, SamlError> {
@@ -161,9 +229,9 @@ fn cipher_value(element: Element<'_>) -> Result<Vec<u8>, SamlError> {
 
 /// The EncryptedKey for this EncryptedData: inside its KeyInfo, or a sibling named by
 /// RetrievalMethod (`URI="#id"`) or KeyName (`CarriedKeyName`), or the only sibling.
-fn find_encrypted_key<'d>(encrypted_assertion: Element<'d>, encrypted_data: Element<'d>) -> Result<Element<'d>, SamlError> {
+fn find_encrypted_key<'d>(encrypted: Element<'d>, encrypted_data: Element<'d>) -> Result<Element<'d>, SamlError> {
     let fail = |detail: &str| SamlError::DecryptionFailed { detail: detail.to_string() };
-    let siblings: Vec<Element<'d>> = encrypted_assertion.children_named(XENC_NS, "EncryptedKey").collect();
+    let siblings: Vec<Element<'d>> = encrypted.children_named(XENC_NS, "EncryptedKey").collect();
     let key_info = encrypted_data.children_named(DSIG_NS, "KeyInfo").next();
     if let Some(key_info) = key_info {
         if let Some(inner) = key_info.children_named(XENC_NS, "EncryptedKey").next() {

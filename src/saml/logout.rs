@@ -8,6 +8,7 @@
 
 use super::binding::{Binding, Received};
 use super::config::Connector;
+use super::encryption;
 use super::metadata::escape;
 use super::response::check_status;
 use super::time::Instant;
@@ -83,15 +84,17 @@ pub fn validate_logout_request(received: &Received, connector: &Connector, now: 
             return Err(SamlError::LogoutExpired { not_on_or_after: limit.to_string() }.into());
         }
     }
-    if root.children_named(ASSERTION_NS, "EncryptedID").next().is_some() {
-        return Err(SamlError::EncryptedIdUnsupported.into());
-    }
+    // Exactly one NameID or EncryptedID; the signature over the root covers either.
     let mut name_ids = root.children_named(ASSERTION_NS, "NameID");
-    let name_id_element = match (name_ids.next(), name_ids.next()) {
-        (Some(one), None) => one,
+    let mut encrypted_ids = root.children_named(ASSERTION_NS, "EncryptedID");
+    let (name_id, name_id_format) = match (name_ids.next(), encrypted_ids.next(), name_ids.next(), encrypted_ids.next()) {
+        (Some(one), None, None, None) => (one.text().trim_matches(|c: char| c.is_ascii_whitespace()).to_string(), one.attribute("Format").map(String::from)),
+        (None, Some(encrypted), None, None) => {
+            let decrypted = encryption::decrypt_name_id(encrypted, &connector.decryption_keys, connector.allow_rsa15)?;
+            (decrypted.value, decrypted.format)
+        }
         _ => return Err(SamlError::LogoutNameIdMissing.into()),
     };
-    let name_id = name_id_element.text().trim_matches(|c: char| c.is_ascii_whitespace()).to_string();
     if name_id.is_empty() {
         return Err(SamlError::LogoutNameIdMissing.into());
     }
@@ -104,7 +107,7 @@ pub fn validate_logout_request(received: &Received, connector: &Connector, now: 
         issue_instant,
         id: root.attribute("ID").unwrap_or_default().to_string(),
         name_id,
-        name_id_format: name_id_element.attribute("Format").map(String::from),
+        name_id_format,
         session_indexes,
     })
 }

@@ -161,10 +161,10 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
         if connector.decryption_keys.is_empty() {
             return Err(SamlError::EncryptedAssertionUnsupported.into());
         }
-        let bytes = encryption::decrypt_assertion(carried, &connector.decryption_keys, connector.allow_rsa15)?;
+        let bytes = encryption::decrypt_element(carried, &connector.decryption_keys, connector.allow_rsa15)?;
         // Whatever is wrong with the plaintext reads exactly like a failed decryption, so
         // that no answer tells a padding or format oracle anything about it.
-        decrypted = parse_in_context(carried, &bytes).map_err(|_| encryption::opaque_failure())?;
+        decrypted = encryption::parse_decrypted(carried, &bytes).map_err(|_| encryption::opaque_failure())?;
         decrypted_assertion(&decrypted).map_err(|_| encryption::opaque_failure())?
     };
     // For a decrypted assertion, anything that fails before a signature vouches for it
@@ -204,14 +204,7 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
     let assertion_id = assertion.attribute("ID").ok_or(SamlError::MissingAttribute { element: "Assertion", attribute: "ID" })?;
 
     let subject = assertion.children_named(ASSERTION_NS, "Subject").next().ok_or(SamlError::NameIdMissing)?;
-    if subject.children_named(ASSERTION_NS, "EncryptedID").next().is_some() {
-        return Err(SamlError::EncryptedIdUnsupported.into());
-    }
-    let name_id_element = subject.children_named(ASSERTION_NS, "NameID").next().ok_or(SamlError::NameIdMissing)?;
-    let name_id = name_id_element.text().trim_matches(|c: char| c.is_ascii_whitespace()).to_string();
-    if name_id.is_empty() {
-        return Err(SamlError::NameIdMissing.into());
-    }
+    let (name_id, name_id_format) = subject_name_id(subject, connector)?;
 
     let conditions = assertion.children_named(ASSERTION_NS, "Conditions").next().ok_or(SamlError::ConditionsMissing)?;
     if let Some(not_before) = time_attribute(conditions, "NotBefore", "Conditions NotBefore")? {
@@ -241,7 +234,6 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
     }
 
     let attributes = read_attributes(assertion);
-    let name_id_format = name_id_element.attribute("Format").map(String::from);
     let profile = build_profile(connector, &name_id, name_id_format.as_deref(), &attributes);
     Ok(Identity {
         name_id,
@@ -260,36 +252,6 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
     })
 }
 
-/// Parse decrypted bytes inside an element that re-declares the namespaces in scope at
-/// the EncryptedAssertion (and adds no binding of its own, so C14N sees the original
-/// context).
-fn parse_in_context(encrypted_assertion: Element<'_>, plaintext: &[u8]) -> Result<Document, Error> {
-    let text = std::str::from_utf8(plaintext).map_err(|_| SamlError::DecryptionFailed { detail: "the decrypted assertion is not UTF-8".into() })?;
-    let text = match text.trim_start().strip_prefix("<?xml") {
-        Some(rest) => rest.split_once("?>").map_or("", |(_, body)| body),
-        None => text,
-    };
-    let mut bindings: Vec<(Option<&str>, &str)> = Vec::new();
-    for element in std::iter::once(encrypted_assertion).chain(encrypted_assertion.ancestors()) {
-        for decl in element.declarations() {
-            if !bindings.iter().any(|(p, _)| *p == decl.prefix()) {
-                bindings.push((decl.prefix(), decl.uri()));
-            }
-        }
-    }
-    let mut wrapper = String::from("<decrypted");
-    for (prefix, uri) in bindings {
-        match prefix {
-            Some(p) => wrapper.push_str(&format!(" xmlns:{p}=\"{}\"", super::metadata::escape(uri))),
-            None => wrapper.push_str(&format!(" xmlns=\"{}\"", super::metadata::escape(uri))),
-        }
-    }
-    wrapper.push('>');
-    wrapper.push_str(text);
-    wrapper.push_str("</decrypted>");
-    Ok(Document::parse(wrapper.as_bytes(), &Limits::default())?)
-}
-
 /// The decrypted content must be exactly one Assertion element (nothing else, nothing nested).
 fn decrypted_assertion(doc: &Document) -> Result<Element<'_>, SamlError> {
     let mut children = doc.root().child_elements();
@@ -300,6 +262,26 @@ fn decrypted_assertion(doc: &Document) -> Result<Element<'_>, SamlError> {
         Some(assertion) if children.next().is_none() && !stray_text && nested == 1 => Ok(assertion),
         _ => Err(SamlError::DecryptionFailed { detail: "the decrypted content is not exactly one Assertion".into() }),
     }
+}
+
+/// The Subject's one identifier: a NameID, or an EncryptedID decrypted with the SP's keys
+/// (it sits inside the assertion a signature has covered). Returns the value and Format.
+fn subject_name_id(subject: Element<'_>, connector: &Connector) -> Result<(String, Option<String>), Error> {
+    let mut name_ids = subject.children_named(ASSERTION_NS, "NameID");
+    let mut encrypted_ids = subject.children_named(ASSERTION_NS, "EncryptedID");
+    let (value, format) = match (name_ids.next(), encrypted_ids.next()) {
+        (Some(name_id), None) if name_ids.next().is_none() => (name_id.text().trim_matches(|c: char| c.is_ascii_whitespace()).to_string(), name_id.attribute("Format").map(String::from)),
+        (None, Some(encrypted_id)) if encrypted_ids.next().is_none() => {
+            let decrypted = encryption::decrypt_name_id(encrypted_id, &connector.decryption_keys, connector.allow_rsa15)?;
+            (decrypted.value, decrypted.format)
+        }
+        (None, None) => return Err(SamlError::NameIdMissing.into()),
+        _ => return Err(SamlError::SubjectIdentifierAmbiguous.into()),
+    };
+    if value.is_empty() {
+        return Err(SamlError::NameIdMissing.into());
+    }
+    Ok((value, format))
 }
 
 pub(crate) fn check_status(response: Element<'_>) -> Result<(), SamlError> {
