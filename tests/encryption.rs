@@ -249,3 +249,14 @@ fn python3_saml_encrypted_name_id_decrypts_with_their_sp_key() {
     assert_eq!(name_id.value, "2de11defd199f8d5bb63f9b7deb265ba5c675c10");
     assert_eq!(name_id.format.as_deref(), Some("urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"));
 }
+
+#[test]
+fn an_expired_assertion_is_refused_before_its_name_id_is_decrypted() {
+    // With a key that cannot decrypt it, the answer is still about the time: nothing
+    // costs an RSA private-key operation until every cheap check has passed.
+    let xml = read("tests/fixtures/encrypted-id/assertion.xml");
+    let wrong = connector(serde_json::json!({"encPrivateKey": read("tests/keys/sp-enc2-rsa2048.key")}));
+    let late = Expectation { now: Instant::parse("2027-01-01T00:00:00Z").unwrap(), request_id: Some(REQUEST) };
+    let error = validate_response(xml.as_bytes(), &wrong, late).unwrap_err();
+    assert!(error.code().ends_with("expired"), "{}", error.code());
+}

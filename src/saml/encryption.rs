@@ -112,8 +112,9 @@ pub const SUPPORTED_METHODS: &[&str] = &[
 /// The one error for anything that goes wrong once a session key is in hand (content
 /// decryption, padding, the plaintext itself): identical text, so it is no oracle.
 pub fn opaque_failure() -> SamlError {
-    SamlError::DecryptionFailed { detail: "the encrypted assertion does not decrypt to a valid assertion with the configured keys".into() }
+    SamlError::DecryptionFailed { detail: OPAQUE_DETAIL.into() }
 }
+const OPAQUE_DETAIL: &str = "the encrypted assertion does not decrypt to a valid assertion with the configured keys";
 
 /// [`opaque_failure`] for an EncryptedID.
 fn opaque_name_id_failure() -> SamlError {
@@ -157,8 +158,10 @@ pub struct DecryptedNameId {
 /// verified signature covers: the ciphertext is then the IdP's, and no answer here can
 /// serve as an oracle on someone else's.
 pub fn decrypt_name_id(encrypted_id: Element<'_>, keys: &[DecryptionKey], allow_rsa15: bool) -> Result<DecryptedNameId, SamlError> {
+    // What fails once the session key is in hand reads as one opaque failure; the rest
+    // (an unknown algorithm, no matching EncryptedKey) keeps its detail, for interop.
     let plaintext = decrypt_element(encrypted_id, keys, allow_rsa15).map_err(|e| match e {
-        SamlError::DecryptionFailed { .. } => opaque_name_id_failure(),
+        SamlError::DecryptionFailed { detail } if detail == OPAQUE_DETAIL => opaque_name_id_failure(),
         other => other,
     })?;
     let doc = parse_decrypted(encrypted_id, &plaintext).map_err(|_| opaque_name_id_failure())?;
@@ -167,7 +170,7 @@ pub fn decrypt_name_id(encrypted_id: Element<'_>, keys: &[DecryptionKey], allow_
     let stray_text = doc.root().children().any(|c| matches!(c, NodeRef::Text(t) if !crate::xml::is_xml_whitespace(t)));
     match name_id {
         Some(name_id) if children.next().is_none() && !stray_text => Ok(DecryptedNameId {
-            value: name_id.text().trim_matches(|c: char| c.is_ascii_whitespace()).to_string(),
+            value: name_id.text(),
             format: name_id.attribute("Format").map(String::from),
         }),
         _ => Err(opaque_name_id_failure()),

@@ -8,9 +8,8 @@
 
 use super::binding::{Binding, Received};
 use super::config::Connector;
-use super::encryption;
 use super::metadata::escape;
-use super::response::check_status;
+use super::response::{check_status, name_id_of};
 use super::time::Instant;
 use super::{ASSERTION_NS, PROTOCOL_NS};
 use crate::dsig;
@@ -84,24 +83,16 @@ pub fn validate_logout_request(received: &Received, connector: &Connector, now: 
             return Err(SamlError::LogoutExpired { not_on_or_after: limit.to_string() }.into());
         }
     }
-    // Exactly one NameID or EncryptedID; the signature over the root covers either.
-    let mut name_ids = root.children_named(ASSERTION_NS, "NameID");
-    let mut encrypted_ids = root.children_named(ASSERTION_NS, "EncryptedID");
-    let (name_id, name_id_format) = match (name_ids.next(), encrypted_ids.next(), name_ids.next(), encrypted_ids.next()) {
-        (Some(one), None, None, None) => (one.text().trim_matches(|c: char| c.is_ascii_whitespace()).to_string(), one.attribute("Format").map(String::from)),
-        (None, Some(encrypted), None, None) => {
-            let decrypted = encryption::decrypt_name_id(encrypted, &connector.decryption_keys, connector.allow_rsa15)?;
-            (decrypted.value, decrypted.format)
-        }
-        _ => return Err(SamlError::LogoutNameIdMissing.into()),
-    };
-    if name_id.is_empty() {
-        return Err(SamlError::LogoutNameIdMissing.into());
-    }
     let session_indexes: Vec<String> = root.children_named(PROTOCOL_NS, "SessionIndex").map(|s| s.text().trim().to_string()).collect();
     if session_indexes.len() > MAX_SESSION_INDEXES {
         return Err(SamlError::MessageEncoding { detail: format!("more than {MAX_SESSION_INDEXES} SessionIndex elements") }.into());
     }
+    // Exactly one NameID or EncryptedID, the signature over the root covering either; last,
+    // as an EncryptedID costs an RSA private-key operation.
+    let (name_id, name_id_format) = name_id_of(root, connector).map_err(|e| match e {
+        Error::Saml(SamlError::NameIdMissing | SamlError::SubjectIdentifierAmbiguous) => SamlError::LogoutNameIdMissing.into(),
+        other => other,
+    })?;
     let issue_instant = root.attribute("IssueInstant").and_then(|i| Instant::parse(i.trim())).unwrap_or(now);
     Ok(LogoutRequest {
         issue_instant,

@@ -204,7 +204,6 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
     let assertion_id = assertion.attribute("ID").ok_or(SamlError::MissingAttribute { element: "Assertion", attribute: "ID" })?;
 
     let subject = assertion.children_named(ASSERTION_NS, "Subject").next().ok_or(SamlError::NameIdMissing)?;
-    let (name_id, name_id_format) = subject_name_id(subject, connector)?;
 
     let conditions = assertion.children_named(ASSERTION_NS, "Conditions").next().ok_or(SamlError::ConditionsMissing)?;
     if let Some(not_before) = time_attribute(conditions, "NotBefore", "Conditions NotBefore")? {
@@ -233,6 +232,9 @@ fn validate_document(doc: &Document, connector: &Connector, expect: Expectation<
         }
     }
 
+    // Last, as it may cost an RSA private-key operation (an EncryptedID): a replayed,
+    // expired or misdirected assertion is refused before that.
+    let (name_id, name_id_format) = name_id_of(subject, connector)?;
     let attributes = read_attributes(assertion);
     let profile = build_profile(connector, &name_id, name_id_format.as_deref(), &attributes);
     Ok(Identity {
@@ -266,18 +268,21 @@ fn decrypted_assertion(doc: &Document) -> Result<Element<'_>, SamlError> {
 
 /// The Subject's one identifier: a NameID, or an EncryptedID decrypted with the SP's keys
 /// (it sits inside the assertion a signature has covered). Returns the value and Format.
-fn subject_name_id(subject: Element<'_>, connector: &Connector) -> Result<(String, Option<String>), Error> {
-    let mut name_ids = subject.children_named(ASSERTION_NS, "NameID");
-    let mut encrypted_ids = subject.children_named(ASSERTION_NS, "EncryptedID");
-    let (value, format) = match (name_ids.next(), encrypted_ids.next()) {
-        (Some(name_id), None) if name_ids.next().is_none() => (name_id.text().trim_matches(|c: char| c.is_ascii_whitespace()).to_string(), name_id.attribute("Format").map(String::from)),
-        (None, Some(encrypted_id)) if encrypted_ids.next().is_none() => {
-            let decrypted = encryption::decrypt_name_id(encrypted_id, &connector.decryption_keys, connector.allow_rsa15)?;
+/// The one NameID, or EncryptedID (decrypted), among the children of `holder` (a Subject
+/// or a LogoutRequest, which a verified signature covers): its value and Format. The
+/// schema allows one of BaseID, NameID and EncryptedID; BaseID is not supported.
+pub(crate) fn name_id_of(holder: Element<'_>, connector: &Connector) -> Result<(String, Option<String>), Error> {
+    let identifiers: Vec<Element<'_>> = holder.child_elements().filter(|e| ["BaseID", "NameID", "EncryptedID"].iter().any(|name| e.is(ASSERTION_NS, name))).collect();
+    let (value, format) = match identifiers[..] {
+        [one] if one.is(ASSERTION_NS, "NameID") => (one.text(), one.attribute("Format").map(String::from)),
+        [one] if one.is(ASSERTION_NS, "EncryptedID") => {
+            let decrypted = encryption::decrypt_name_id(one, &connector.decryption_keys, connector.allow_rsa15)?;
             (decrypted.value, decrypted.format)
         }
-        (None, None) => return Err(SamlError::NameIdMissing.into()),
+        [] | [_] => return Err(SamlError::NameIdMissing.into()),
         _ => return Err(SamlError::SubjectIdentifierAmbiguous.into()),
     };
+    let value = value.trim_matches(|c: char| c.is_ascii_whitespace()).to_string();
     if value.is_empty() {
         return Err(SamlError::NameIdMissing.into());
     }
