@@ -32,6 +32,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -42,6 +43,7 @@ IDP_SLO = IDP_BASE + "/saml2/idp/SingleLogoutService.php"
 IDP_METADATA = IDP_BASE + "/saml2/idp/metadata.php"
 LOGIN_PY = Path(__file__).resolve().parents[2] / "scripts" / "simplesamlphp" / "login.py"
 ADD_SP = Path(__file__).resolve().parents[2] / "scripts" / "simplesamlphp" / "add-sp.sh"
+KEYS = Path(__file__).resolve().parents[2] / "tests" / "keys"
 SSP_STATE = os.environ.get("SSP_STATE", "target/simplesamlphp-state")
 ADMIN_TOKEN = os.environ.get("ADMIN_TOKEN", "")
 # Worker only (wrangler dev --test-scheduled): runs the Cron Trigger handler.
@@ -840,6 +842,44 @@ class SignInCase(unittest.TestCase):
             deleted = self.admin("DELETE", f"/api/admin/connectors/{connector}", token=ADMIN_TOKEN)
             self.assertEqual(deleted.status, 204, deleted.describe())
         self.assert_error(Browser().get(sign_in_url(connector), accept=JSON_ACCEPT), 404, "connector.not_found")
+
+    def test_encrypted_name_id_sign_in_and_idp_logout(self):
+        """The IdP encrypts the NameID (nameid.encryption) in its assertion and in its
+        LogoutRequest: a connector with encPrivateKey, made through the admin API, signs
+        alice in, and the IdP's logout ends that session."""
+        connector = "ssp-encrypted-id"
+        base = acs_url(connector)
+        sp = {"entityId": base + "/metadata", "acs": base, "signAssertion": True, "encryptNameId": True,
+              "certificate": (KEYS / "sp-enc-rsa2048.crt").read_text(), "slo": slo_url(connector), "sloBinding": "redirect"}
+        subprocess.run(["bash", str(ADD_SP), SSP_STATE, json.dumps(sp)], check=True, timeout=30)
+        body = {"idpMetadataUrl": IDP_METADATA, "encPrivateKey": (KEYS / "sp-enc-rsa2048.key").read_text()}
+        created = self.admin("PUT", f"/api/admin/connectors/{connector}", body, token=ADMIN_TOKEN)
+        self.assertIn(created.status, (200, 201), created.describe())
+        try:
+            browser = Browser()
+            idp_url, relay_state = self.start_sign_in(browser, sign_in_url(connector, "/welcome"))
+            with tempfile.TemporaryDirectory() as tmp:
+                jar = os.path.join(tmp, "idp-cookies.txt")
+                form = self.login(idp_url, "alice", cookies=jar)
+                browser.import_cookies(jar)
+            posted = base64.b64decode(form["SAMLResponse"])
+            self.assertIn(b"EncryptedID", posted)
+            self.assertNotIn(b"alice@example.com</saml:NameID>", posted, "the NameID travels encrypted")
+            self.finish_sign_in(browser, form, connector, relay_state, SP_BASE + "/welcome")
+            token = browser.cookie(SESSION_COOKIE)
+            self.assert_session(browser, "alice@example.com", ALICE_NAME, connector)
+
+            reply = self.through_idp(browser, browser.get(IDP_SLO + "?ReturnTo=" + q(SP_BASE + "/logged-out")))
+            self.assert_query_signed_redirect(reply, slo_url(connector), "SAMLRequest")
+            request = zlib.decompress(base64.b64decode(query(reply.location)["SAMLRequest"]), -15)
+            self.assertIn(b"EncryptedID", request, "the IdP's LogoutRequest names alice by EncryptedID")
+            answer = browser.follow(reply)
+            self.assertEqual(answer.status, 302, answer.describe())
+            self.assertTrue(answer.location.startswith(IDP_SLO + "?SAMLResponse="), answer.describe())
+            self.assert_signed_out(browser, token)
+        finally:
+            deleted = self.admin("DELETE", f"/api/admin/connectors/{connector}", token=ADMIN_TOKEN)
+            self.assertEqual(deleted.status, 204, deleted.describe())
 
     def test_admin_refuses_internal_metadata_urls(self):
         for url in ("http://idp.example.test/metadata", "https://169.254.169.254/latest/meta-data", "https://10.0.0.1/md"):
